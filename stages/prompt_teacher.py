@@ -1,0 +1,57 @@
+"""Few-shot prompt the LLM teacher: a label distribution for every unlabeled and test example."""
+
+import argparse
+import time
+from collections import Counter
+
+from kdbench.errors import report_errors
+from kdbench.io import read_json, read_jsonl, write_json, write_jsonl
+from kdbench.params import load_params
+from kdbench.student import prediction_rows
+from kdbench.teacher import PromptSpec, label_examples, make_scorer, pick_demonstrations
+
+
+@report_errors
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--prepared", default="data/prepared")
+    parser.add_argument("--out", default="data/teacher")
+    args = parser.parse_args()
+    params = load_params(args.params)
+    teacher = params["teacher"]
+    labels = read_json(f"{args.prepared}/labels.json")["labels"]
+    labeled = read_jsonl(f"{args.prepared}/labeled.jsonl")
+    unlabeled = read_jsonl(f"{args.prepared}/unlabeled.jsonl")
+    test = read_jsonl(f"{args.prepared}/test.jsonl")
+    spec = PromptSpec.from_params(teacher, labels)
+    demos = pick_demonstrations(labeled, labels, teacher["shots_per_class"], params["seed"])
+
+    start = time.time()
+    scorer = make_scorer(teacher)
+    load_s = time.time() - start
+    texts = [r["text"] for r in unlabeled] + [r["text"] for r in test]
+    probs, info = label_examples(scorer, spec, demos, texts, teacher["calibrate"])
+    pool = prediction_rows([r["id"] for r in unlabeled], probs[: len(unlabeled)], labels)
+    test_rows = prediction_rows([r["id"] for r in test], probs[len(unlabeled):], labels)
+    # The pseudolabeled pool is a trainset: the text travels with the teacher's label.
+    trainset = [{"id": u["id"], "text": u["text"], "label": p["label"], "probs": p["probs"]}
+                for u, p in zip(unlabeled, pool)]
+    counts = Counter(r["label"] for r in trainset)
+    info.update({
+        "model": teacher["model"], "backend": teacher["backend"], "load_s": round(load_s, 2),
+        "wall_s": round(time.time() - start, 2), "calibrated": teacher["calibrate"],
+        "demonstrations": [d["id"] for d in demos],
+        "pool_label_counts": {label: counts.get(label, 0) for label in labels},
+        "pool_accuracy": round(sum(p["label"] == u["gold"] for p, u in zip(pool, unlabeled))
+                               / len(unlabeled), 4),
+    })
+    write_jsonl(f"{args.out}/unlabeled.jsonl", trainset)
+    write_jsonl(f"{args.out}/test.jsonl", test_rows)
+    write_json(f"{args.out}/info.json", info)
+    print(f"prompt_teacher: {len(texts)} examples in {info['wall_s']} s; pseudolabel accuracy "
+          f"on the pool (analysis only) {info['pool_accuracy']}; label counts {dict(counts)}")
+
+
+if __name__ == "__main__":
+    main()
