@@ -1,7 +1,6 @@
 """Load a text classification data set and split it into labeled, unlabeled and test pools."""
 
 import csv
-import json
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -9,6 +8,7 @@ from pathlib import Path
 
 from kdbench.assets import _package_dir
 from kdbench.errors import KDBenchError
+from kdbench.io import read_jsonl
 
 
 @dataclass
@@ -40,26 +40,27 @@ def load_bbc() -> list[dict]:
 def _load_file(path: Path, source: str, text_field: str, label_field: str) -> list[dict]:
     if not path.is_file():
         raise KDBenchError(f"data.path {path} does not exist")
+    if source == "jsonl":
+        return _to_rows(read_jsonl(path), text_field, label_field, str(path))
     try:
         with path.open(encoding="utf-8", newline="") as handle:
-            if source == "csv":
-                records = list(csv.DictReader(handle))
-            else:
-                records = [json.loads(line) for line in handle if line.strip()]
+            records = list(csv.DictReader(handle))
     except UnicodeDecodeError as err:
         raise KDBenchError(f"{path} is not UTF-8 ({err.reason} at byte {err.start})") from None
-    except json.JSONDecodeError as err:
-        raise KDBenchError(f"{path} is not JSON lines: {err}") from None
     return _to_rows(records, text_field, label_field, str(path))
 
 
-def _to_rows(records: list[dict], text_field: str, label_field: str, where: str) -> list[dict]:
+def _to_rows(records: list, text_field: str, label_field: str, where: str) -> list[dict]:
     rows = []
     for index, record in enumerate(records):
-        if text_field not in record or label_field not in record:
+        if not isinstance(record, dict):
+            raise KDBenchError(f"{where} record {index} is {type(record).__name__}, not an object")
+        # csv.DictReader gives None for the columns a short row lacks.
+        if record.get(text_field) is None or record.get(label_field) is None:
             raise KDBenchError(
                 f"{where} record {index} lacks field '{text_field}' or '{label_field}' "
-                f"(fields: {sorted(record)}); set data.text_field / data.label_field"
+                f"(fields: {sorted(k for k, v in record.items() if v is not None)}); "
+                "set data.text_field / data.label_field"
             )
         rows.append({"id": str(record.get("id", f"row{index}")),
                      "text": " ".join(str(record[text_field]).split()),
@@ -89,7 +90,8 @@ def load_rows(data: dict) -> list[dict]:
     return _load_file(Path(data["path"]), source, data["text_field"], data["label_field"])
 
 
-def clean(rows: list[dict], labels: list[str] | None, dedup: bool) -> tuple[list[dict], list[str], dict]:
+def clean(rows: list[dict], labels: list[str] | None,
+          dedup: bool) -> tuple[list[dict], list[str], dict]:
     """Drop empty texts and (optionally) duplicate texts; check labels; return the label set."""
     report = {"loaded": len(rows)}
     kept = [r for r in rows if r["text"]]

@@ -2,7 +2,7 @@
 
 import functools
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 
 class KDBenchError(Exception):

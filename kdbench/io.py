@@ -9,8 +9,9 @@ Formats (the only place that knows them):
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from kdbench.errors import KDBenchError
 
@@ -56,14 +57,17 @@ def read_jsonl(path: str | Path) -> list[dict]:
     if not path.is_file():
         raise KDBenchError(f"missing file {path}: run the stage that writes it first (dvc repro)")
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise KDBenchError(f"{path} line {number} is not valid JSON: {err}") from None
+    number = 0
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                number += 1
+                if line.strip():
+                    rows.append(json.loads(line))
+    except json.JSONDecodeError as err:
+        raise KDBenchError(f"{path} line {number} is not valid JSON: {err}") from None
+    except UnicodeDecodeError as err:
+        raise KDBenchError(f"{path} is not UTF-8 ({err.reason} near line {number + 1})") from None
     return rows
 
 

@@ -4,6 +4,7 @@ Every key a user can tune is declared here once, with the values it allows. An u
 a value of the wrong type or out of range stops the stage with one line naming the key.
 """
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ class Field:
             ok = False
         else:
             ok = isinstance(value, kinds) or (float in kinds and isinstance(value, int))
+        if ok and isinstance(value, float) and math.isnan(value):
+            ok = False
         if not ok or (self.choices is not None and value not in self.choices):
             raise KDBenchError(f"params: {key} = {value!r}; expected {self.describe()}")
         if self.lo is not None and value < self.lo or self.hi is not None and value > self.hi:
@@ -138,7 +141,8 @@ def _validate(node: dict, schema: dict, prefix: str) -> None:
 
 def _validate_mckd(mckd: dict) -> None:
     parts = mckd["parts"]
-    if len(parts) < 2 or parts != list(range(len(parts))):
+    if (len(parts) < 2 or parts != list(range(len(parts)))
+            or any(isinstance(p, bool) for p in parts)):
         raise KDBenchError(f"params: mckd.parts = {parts}; expected [0, 1, ..., K-1] with K >= 2")
     for group in ("pair_stages", "finals"):
         for index, item in enumerate(mckd[group]):

@@ -118,7 +118,7 @@ def predict_proba(model, tokenizer, texts: list[str], student: dict) -> np.ndarr
 def prediction_rows(ids: list[str], probs: np.ndarray, labels: list[str]) -> list[dict]:
     """Rows of the predictions format: id, argmax label, full distribution."""
     return [{"id": i, "label": labels[int(p.argmax())], "probs": [round(float(x), 6) for x in p]}
-            for i, p in zip(ids, probs)]
+            for i, p in zip(ids, probs, strict=True)]
 
 
 def fit_and_predict(train_rows: list[dict], labels: list[str], student: dict, epochs: int,

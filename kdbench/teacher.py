@@ -38,7 +38,8 @@ class PromptSpec:
                    verbalizers, teacher["shot_words"], teacher["input_words"])
 
     def query(self, text: str, words: int | None = None) -> str:
-        return f"{self.input_name}: {truncate_words(text, words or self.input_words)}\n{self.label_name}:"
+        text = truncate_words(text, words or self.input_words)
+        return f"{self.input_name}: {text}\n{self.label_name}:"
 
     def prefix(self, demonstrations: list[dict]) -> str:
         head = self.instruction.format(labels=", ".join(self.verbalizers.values())) + "\n\n"
@@ -165,9 +166,9 @@ class VLLMScorer:
                 spans.append((len(base), ids))
         outputs = self.llm.generate(prompts, self.sampling, use_tqdm=progress)
         flat = np.zeros(len(prompts))
-        for i, (output, (start, ids)) in enumerate(zip(outputs, spans)):
+        for i, (output, (start, ids)) in enumerate(zip(outputs, spans, strict=True)):
             positions = output.prompt_logprobs[start:start + len(ids)]
-            flat[i] = sum(pos[tok].logprob for pos, tok in zip(positions, ids))
+            flat[i] = sum(pos[tok].logprob for pos, tok in zip(positions, ids, strict=True))
         return flat.reshape(len(queries), len(continuations))
 
 

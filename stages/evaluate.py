@@ -48,7 +48,8 @@ def main() -> None:
              "pool_label_accuracy": teacher_info["pool_accuracy"]}]
     for name, method in STUDENT_ROWS:
         info = read_json(f"{args.students}/{name}/info.json")
-        row = {"name": name, "method": method, **scores(f"{args.students}/{name}/predictions.jsonl"),
+        predictions = f"{args.students}/{name}/predictions.jsonl"
+        row = {"name": name, "method": method, **scores(predictions),
                "gold_labels": params["data"]["n_labeled"] if name == "sft" else demos,
                "train_examples": info["train_examples"], "wall_s": info["train_wall_s"]}
         if name == "llkd":
@@ -62,7 +63,8 @@ def main() -> None:
         rows.append(row)
 
     curve = []
-    pair_by_labels = {f"{args.mckd}/{s['id']}/labels.jsonl": s for s in params["mckd"]["pair_stages"]}
+    pair_by_labels = {f"{args.mckd}/{s['id']}/labels.jsonl": s
+                      for s in params["mckd"]["pair_stages"]}
     for final in params["mckd"]["finals"]:
         info = read_json(f"{args.students}/{final['id']}/info.json")
         wall, stages, path = info["train_wall_s"], 1, final["labels"]

@@ -36,15 +36,16 @@ def main() -> None:
     test_rows = prediction_rows([r["id"] for r in test], probs[len(unlabeled):], labels)
     # The pseudolabeled pool is a trainset: the text travels with the teacher's label.
     trainset = [{"id": u["id"], "text": u["text"], "label": p["label"], "probs": p["probs"]}
-                for u, p in zip(unlabeled, pool)]
+                for u, p in zip(unlabeled, pool, strict=True)]
     counts = Counter(r["label"] for r in trainset)
     info.update({
         "model": teacher["model"], "backend": teacher["backend"], "load_s": round(load_s, 2),
         "wall_s": round(time.time() - start, 2), "calibrated": teacher["calibrate"],
         "demonstrations": [d["id"] for d in demos],
         "pool_label_counts": {label: counts.get(label, 0) for label in labels},
-        "pool_accuracy": round(sum(p["label"] == u["gold"] for p, u in zip(pool, unlabeled))
-                               / len(unlabeled), 4),
+        "pool_accuracy": round(
+            sum(p["label"] == u["gold"] for p, u in zip(pool, unlabeled, strict=True))
+            / len(unlabeled), 4),
     })
     write_jsonl(f"{args.out}/unlabeled.jsonl", trainset)
     write_jsonl(f"{args.out}/test.jsonl", test_rows)

@@ -35,7 +35,8 @@ def main() -> None:
         "previous_label_accuracy": round(
             sum(r["label"] == gold[r["id"]] for r in previous) / len(previous), 4),
         "changed_fraction": round(
-            sum(a["label"] != b["label"] for a, b in zip(rows, previous)) / len(rows), 4),
+            sum(a["label"] != b["label"] for a, b in zip(rows, previous, strict=True))
+            / len(rows), 4),
         "students_train_wall_s": round(sum(s["train_wall_s"] for s in students), 2),
     }
     write_jsonl(f"{args.out}/labels.jsonl", rows)

@@ -1,0 +1,44 @@
+import numpy as np
+
+from kdbench.student import fit_and_predict, load_student, predict_proba, train
+
+LABELS = ["neg", "pos"]
+TEXTS = ["good great fine", "bad awful poor", "great good", "poor bad", "fine good", "awful bad"]
+TARGETS = [1, 0, 1, 0, 1, 0]
+
+
+def test_training_fits_a_separable_toy_set(student_params):
+    student = {**student_params, "lr": 1e-2}  # a random tiny encoder needs a large step
+    model, tok = load_student(student["model"], 2, seed=0)
+    log = train(model, tok, TEXTS * 4, TARGETS * 4, student, epochs=8, seed=0)
+    probs = predict_proba(model, tok, TEXTS, student)
+    assert log.steps == 8 * 6 and log.loss[-1] < log.loss[0]
+    assert probs.argmax(axis=1).tolist() == TARGETS
+
+
+def test_same_seed_same_predictions_and_order_kept(student_params):
+    rows = [{"id": str(i), "text": t, "label": LABELS[y]}
+            for i, (t, y) in enumerate(zip(TEXTS, TARGETS, strict=True))]
+    test = [{"id": "long", "text": "good " * 20}, {"id": "short", "text": "bad"}]
+    a, info = fit_and_predict(rows, LABELS, student_params, 2, 0, {"test": test})
+    b, _ = fit_and_predict(rows, LABELS, student_params, 2, 0, {"test": test})
+    assert [r["id"] for r in a["test"]] == ["long", "short"]  # input order despite length sort
+    assert a == b
+    assert info["train_examples"] == 6 and info["steps"] == 4
+    assert all(abs(sum(r["probs"]) - 1) < 1e-4 for r in a["test"])
+
+
+def test_weighter_zero_weights_skip_updates(student_params):
+    model, tok = load_student(student_params["model"], 2, seed=0)
+    before = [p.detach().clone() for p in model.parameters()]
+    seen = []
+
+    def select_nothing(step, rows, logits):
+        seen.append((step, len(rows), tuple(logits.shape)))
+        return np.zeros(len(rows))
+
+    log = train(model, tok, TEXTS, TARGETS, student_params, epochs=1, seed=0,
+                weighter=select_nothing)
+    assert seen == [(0, 4, (4, 2)), (1, 2, (2, 2))]
+    assert log.examples_seen == 0 and log.loss == []
+    assert all((a == b).all() for a, b in zip(before, model.parameters(), strict=True))

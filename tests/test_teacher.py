@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+import torch
+
+from kdbench.errors import KDBenchError
+from kdbench.teacher import (
+    PromptSpec,
+    TransformersScorer,
+    calibrate,
+    label_examples,
+    normalise,
+    pick_demonstrations,
+)
+
+LABELS = ["business", "sport", "tech"]
+SPEC = PromptSpec("Topics: {labels}.", "Article", "Topic",
+                  {"business": "business", "sport": "sport", "tech": "technology news"}, 3, 4)
+LABELED = [{"id": f"{label}{i}", "text": f"{label} story number {i} with words", "label": label}
+           for label in LABELS for i in range(3)]
+
+
+def manual_scores(model, tokenizer, prefix, queries, continuations):
+    """The definition: log-softmax over the full sequence, no cache, summed over the label."""
+    scores = np.zeros((len(queries), len(continuations)))
+    prefix_ids = tokenizer(prefix)["input_ids"]
+    for row, query in enumerate(queries):
+        base = prefix_ids + tokenizer(query, add_special_tokens=False)["input_ids"]
+        for col, cont in enumerate(continuations):
+            ids = tokenizer(cont, add_special_tokens=False)["input_ids"]
+            with torch.no_grad():
+                logits = model(torch.tensor([base + ids])).logits[0]
+            logprobs = torch.log_softmax(logits.double(), dim=-1)
+            scores[row, col] = sum(logprobs[len(base) + i - 1, tok].item()
+                                   for i, tok in enumerate(ids))
+    return scores
+
+
+@pytest.mark.parametrize("model_fixture", ["tiny_causal_lm", "tiny_sliding_lm"])
+def test_cached_scoring_equals_manual_log_softmax(request, model_fixture, tokenizer):
+    model = request.getfixturevalue(model_fixture)
+    scorer = TransformersScorer("unused", model=model, tokenizer=tokenizer)
+    demos = pick_demonstrations(LABELED, LABELS, 2, seed=0)
+    prefix = SPEC.prefix(demos)
+    assert len(tokenizer(prefix)["input_ids"]) > 8  # longer than the sliding window
+    queries = [SPEC.query("markets fell sharply today"), SPEC.query("the match ended in a draw")]
+    # "technology news" is several tokens: exercises the multi-token branch.
+    assert len(tokenizer(" technology news", add_special_tokens=False)["input_ids"]) > 1
+    got = scorer.score(prefix, queries, SPEC.continuations())
+    want = manual_scores(model, tokenizer, prefix, queries, SPEC.continuations())
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_prompt_format_and_continuations():
+    demos = [{"id": "a", "text": "one two three four five", "label": "tech"}]
+    prefix = SPEC.prefix(demos)
+    assert prefix == ("Topics: business, sport, technology news.\n\n"
+                      "Article: one two three\nTopic: technology news\n\n")
+    assert SPEC.query("a b c d e f") == "Article: a b c d\nTopic:"
+    assert SPEC.continuations() == [" business", " sport", " technology news"]
+
+
+def test_demonstrations_cover_every_class_interleaved():
+    demos = pick_demonstrations(LABELED, LABELS, 2, seed=1)
+    assert [d["label"] for d in demos] == LABELS * 2
+    assert len({d["id"] for d in demos}) == 6
+    assert demos == pick_demonstrations(LABELED, LABELS, 2, seed=1)
+
+
+def test_too_many_shots_is_a_clear_error():
+    with pytest.raises(KDBenchError, match="shots_per_class = 4.*only 3 example"):
+        pick_demonstrations(LABELED, LABELS, 4, seed=0)
+
+
+def test_unknown_verbalizer_label_is_rejected():
+    teacher = {"instruction": "x", "input_name": "A", "label_name": "B",
+               "verbalizers": {"sports": "sport"}, "shot_words": 3, "input_words": 3}
+    with pytest.raises(KDBenchError, match="verbalizers"):
+        PromptSpec.from_params(teacher, LABELS)
+
+
+def test_normalise_is_softmax_over_labels():
+    scores = np.log(np.array([[0.1, 0.3, 0.1]]))  # unnormalised over the vocabulary
+    np.testing.assert_allclose(normalise(scores), [[0.2, 0.6, 0.2]])
+
+
+def test_calibration_removes_a_label_prior():
+    prior = np.array([0.6, 0.2, 0.2])
+    probs = np.array([[0.5, 0.3, 0.2]])  # argmax follows the prior before calibration
+    calibrated = calibrate(probs, prior)
+    np.testing.assert_allclose(calibrated.sum(), 1.0)
+    assert calibrated.argmax() == 1
+
+
+class FixedScorer:
+    """Scores that depend only on the query text, to test the labeling wrapper."""
+
+    def score(self, prefix, queries, continuations, progress=False):
+        return np.array([[0.0, 1.0, 0.0] if "N/A" in q else [2.0, 1.0, 0.0] for q in queries])
+
+
+def test_label_examples_reports_prior_and_calibrates():
+    demos = pick_demonstrations(LABELED, LABELS, 1, seed=0)
+    raw, info = label_examples(FixedScorer(), SPEC, demos, ["x", "y"], use_calibration=False)
+    cal, _ = label_examples(FixedScorer(), SPEC, demos, ["x", "y"], use_calibration=True)
+    assert raw.argmax(axis=1).tolist() == [0, 0]
+    np.testing.assert_allclose(info["content_free_prior"], normalise(np.array([0.0, 1.0, 0.0])),
+                               atol=1e-4)
+    np.testing.assert_allclose(cal, calibrate(raw, normalise(np.array([0.0, 1.0, 0.0]))))
