@@ -71,7 +71,12 @@ def _to_rows(records: list, text_field: str, label_field: str, where: str) -> li
 def _load_hub(name: str, split: str, text_field: str, label_field: str) -> list[dict]:
     import datasets
 
-    dataset = datasets.load_dataset(name, split=split)
+    try:
+        dataset = datasets.load_dataset(name, split=split)
+    except Exception as err:  # offline, unknown name, bad split: all end the same way here
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise KDBenchError(f"could not load hub data set {name!r} split {split!r}: {message}; "
+                           "offline, use data.source jsonl or csv with a local file") from None
     feature = dataset.features.get(label_field)
     names = getattr(feature, "names", None)
     records = [dict(r) for r in dataset]

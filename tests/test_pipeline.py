@@ -1,0 +1,123 @@
+"""The real `dvc repro` of this repository's dvc.yaml on a tiny params file, end to end."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DVC_NO_ANALYTICS": "1",
+           "PYTHONPATH": str(cwd),
+           # the stages run `python`: make it this interpreter
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{cmd} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "dvc", *args], cwd, check)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, tiny_teacher_dir, tiny_student_dir):
+    """A copy of the project with tiny params, after one full `dvc repro`."""
+    path = tmp_path_factory.mktemp("project")
+    for name in ("dvc.yaml", "stages", "kdbench"):
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, path / name)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"].update(n_labeled=10, n_unlabeled=24, n_test=10)
+    params["teacher"].update(model=str(tiny_teacher_dir), shots_per_class=1, shot_words=8,
+                             input_words=12)
+    params["student"].update(model=str(tiny_student_dir), max_length=32, batch_size=8,
+                             epochs=1, eval_batch_size=16)
+    params["sft"]["epochs"] = 1
+    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], path)
+    dvc("init", "-q", cwd=path)
+    result = dvc("repro", cwd=path)
+    return path, result
+
+
+def test_repro_writes_every_row_and_a_table(project):
+    path, _ = project
+    metrics = json.loads((path / "metrics/classification.json").read_text())
+    for row in ("teacher", "sft", "vanilla_kd", "conf_filter", "random_subset", "llkd", "mckd2",
+                "mckd3", "supervised"):
+        assert 0.0 <= metrics[f"{row}_accuracy"] <= 1.0
+        assert 0.0 <= metrics[f"{row}_macro_f1"] <= 1.0
+    assert metrics["mckd3_stages"] == 3 and metrics["mckd2_stages"] == 2
+    assert metrics["supervised_train_examples"] == 34
+    table = (path / "metrics/classification.md").read_text()
+    assert "LLKD" in table and "MCKD, 3 stages" in table
+
+
+def test_random_subset_matches_llkd_size_and_log_covers_every_step(project):
+    path, _ = project
+    info = json.loads((path / "data/students/llkd/info.json").read_text())
+    log = [json.loads(line) for line in (path / "data/students/llkd/selection_log.jsonl").open()]
+    assert len(log) == info["steps"] == 3  # 24 examples, batch 8, 1 epoch
+    assert {i for step in log for i in step["selected"]} == set(info["selected_ids"])
+    subset = (path / "data/subsets/random_subset.jsonl").read_text().splitlines()
+    assert len(subset) == info["unique_selected"]
+
+
+def test_mckd_students_never_label_what_they_trained_on(project):
+    path, _ = project
+    partitions = json.loads((path / "data/mckd/partitions.json").read_text())["partitions"]
+    for stage in ("s1", "s2"):
+        for k, own in enumerate(partitions):
+            rows = (path / f"data/mckd/{stage}/students/p{k}/predictions.jsonl").open()
+            labeled = {json.loads(line)["id"] for line in rows}
+            assert labeled and not labeled & set(own)
+            assert labeled == {i for j, p in enumerate(partitions) if j != k for i in p}
+
+
+def test_second_repro_does_nothing(project):
+    path, _ = project
+    result = dvc("repro", cwd=path)
+    assert "Running stage" not in result.stdout
+    assert "up to date" in result.stdout
+
+
+def test_student_change_keeps_teacher_cached_and_teacher_change_does_not(project):
+    path, _ = project
+    original = (path / "params.yaml").read_text()
+    try:
+        params = yaml.safe_load(original)
+        params["student"]["lr"] = 2e-4
+        (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        changed = json.loads(dvc("status", "--json", cwd=path).stdout)
+        assert "train_student@sft" in changed and "select_llkd" in changed
+        assert "prompt_teacher" not in changed and "prepare" not in changed
+        params["teacher"]["shots_per_class"] = 2
+        (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        assert "prompt_teacher" in json.loads(dvc("status", "--json", cwd=path).stdout)
+    finally:
+        (path / "params.yaml").write_text(original)
+
+
+def test_bad_param_stops_a_stage_with_one_line(project):
+    path, _ = project
+    bad = yaml.safe_load((path / "params.yaml").read_text())
+    bad["llkd"]["momentum"] = 1.5
+    (path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    result = run([sys.executable, "stages/prepare.py", "--params", "bad.yaml", "--out", "x"],
+                 path, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: params: llkd.momentum = 1.5; expected float in [0.0, 1.0]"]
+    assert not (path / "x").exists()
