@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from kdbench.assets import resolve_model
+from kdbench.assets import dequantised, resolve_model
 from kdbench.errors import KDBenchError
 
 CONTENT_FREE_INPUT = "N/A"
@@ -20,7 +20,7 @@ CONTENT_FREE_INPUT = "N/A"
 
 @dataclass(frozen=True)
 class PromptSpec:
-    instruction: str  # may contain {labels}
+    instruction: str  # may contain {labels}; empty = no instruction line
     input_name: str
     label_name: str
     verbalizers: dict[str, str]
@@ -42,7 +42,9 @@ class PromptSpec:
         return f"{self.input_name}: {text}\n{self.label_name}:"
 
     def prefix(self, demonstrations: list[dict]) -> str:
-        head = self.instruction.format(labels=", ".join(self.verbalizers.values())) + "\n\n"
+        head = ""
+        if self.instruction:
+            head = self.instruction.format(labels=", ".join(self.verbalizers.values())) + "\n\n"
         shots = "".join(
             f"{self.query(d['text'], self.shot_words)} {self.verbalizers[d['label']]}\n\n"
             for d in demonstrations
@@ -89,11 +91,10 @@ class TransformersScorer:
 
         self.torch = torch
         if model is None:
-            location = resolve_model(model_name)
-            kwargs = {"gguf_file": location.gguf_file} if location.gguf_file else {}
-            tokenizer = AutoTokenizer.from_pretrained(location.directory, **kwargs)
-            model = AutoModelForCausalLM.from_pretrained(
-                location.directory, dtype=getattr(torch, dtype), **kwargs)
+            location = dequantised(resolve_model(model_name))
+            tokenizer = AutoTokenizer.from_pretrained(location.directory)
+            model = AutoModelForCausalLM.from_pretrained(location.directory,
+                                                         dtype=getattr(torch, dtype))
         self.model = model.eval()
         self.tokenizer = tokenizer
 
@@ -145,9 +146,8 @@ class VLLMScorer:
         except ImportError:
             raise KDBenchError("teacher.backend = 'vllm' needs the vllm extra on a GPU machine: "
                                "pip install -e '.[vllm]'") from None
-        location = resolve_model(model_name)
-        path = location.directory / location.gguf_file if location.gguf_file else location.directory
-        self.llm = LLM(model=str(path), dtype=dtype, enable_prefix_caching=True,
+        model_dir = dequantised(resolve_model(model_name)).directory
+        self.llm = LLM(model=str(model_dir), dtype=dtype, enable_prefix_caching=True,
                        tensor_parallel_size=tensor_parallel_size,
                        gpu_memory_utilization=gpu_memory_utilization)
         self.tokenizer = self.llm.get_tokenizer()
@@ -193,16 +193,14 @@ def calibrate(probs: np.ndarray, content_free: np.ndarray) -> np.ndarray:
 
 
 def label_examples(scorer: Scorer, spec: PromptSpec, demonstrations: list[dict],
-                   texts: list[str], use_calibration: bool) -> tuple[np.ndarray, dict]:
-    """Teacher distribution over labels for each text, and what the run measured."""
+                   texts: list[str]) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Uncalibrated teacher distribution for each text, the content-free prior, and timings."""
     prefix = spec.prefix(demonstrations)
     continuations = spec.continuations()
     start = time.time()
     probs = normalise(scorer.score(prefix, [spec.query(t) for t in texts], continuations,
                                    progress=True))
-    info = {"n_scored": len(texts), "wall_s": round(time.time() - start, 2)}
+    info = {"n_scored": len(texts), "scoring_s": round(time.time() - start, 2)}
     prior = normalise(scorer.score(prefix, [spec.query(CONTENT_FREE_INPUT)], continuations))[0]
     info["content_free_prior"] = [round(float(p), 4) for p in prior]
-    if use_calibration:
-        probs = calibrate(probs, prior)
-    return probs, info
+    return probs, prior, info

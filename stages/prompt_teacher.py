@@ -4,11 +4,19 @@ import argparse
 import time
 from collections import Counter
 
+import numpy as np
+
 from kdbench.errors import report_errors
 from kdbench.io import read_json, read_jsonl, write_json, write_jsonl
 from kdbench.params import load_params
 from kdbench.student import prediction_rows
-from kdbench.teacher import PromptSpec, label_examples, make_scorer, pick_demonstrations
+from kdbench.teacher import (
+    PromptSpec,
+    calibrate,
+    label_examples,
+    make_scorer,
+    pick_demonstrations,
+)
 
 
 @report_errors
@@ -27,21 +35,34 @@ def main() -> None:
     spec = PromptSpec.from_params(teacher, labels)
     demos = pick_demonstrations(labeled, labels, teacher["shots_per_class"], params["seed"])
 
+    # The labeled pool minus the demonstrations is gold the teacher has not seen: a dev set.
+    dev = [r for r in labeled if r["id"] not in {d["id"] for d in demos}]
     start = time.time()
     scorer = make_scorer(teacher)
     load_s = time.time() - start
-    texts = [r["text"] for r in unlabeled] + [r["text"] for r in test]
-    probs, info = label_examples(scorer, spec, demos, texts, teacher["calibrate"])
+    texts = [r["text"] for r in unlabeled + test + dev]
+    raw, prior, info = label_examples(scorer, spec, demos, texts)
+    probs = calibrate(raw, prior) if teacher["calibrate"] else raw
     pool = prediction_rows([r["id"] for r in unlabeled], probs[: len(unlabeled)], labels)
-    test_rows = prediction_rows([r["id"] for r in test], probs[len(unlabeled):], labels)
+    test_rows = prediction_rows([r["id"] for r in test],
+                                probs[len(unlabeled): len(unlabeled) + len(test)], labels)
     # The pseudolabeled pool is a trainset: the text travels with the teacher's label.
     trainset = [{"id": u["id"], "text": u["text"], "label": p["label"], "probs": p["probs"]}
                 for u, p in zip(unlabeled, pool, strict=True)]
     counts = Counter(r["label"] for r in trainset)
+    dev_gold = np.array([labels.index(r["label"]) for r in dev])
+    dev_raw = raw[len(unlabeled) + len(test):]
+
+    def dev_accuracy(dev_probs: np.ndarray) -> float | None:
+        return round(float(np.mean(dev_probs.argmax(axis=1) == dev_gold)), 4) if dev else None
+
     info.update({
         "model": teacher["model"], "backend": teacher["backend"], "load_s": round(load_s, 2),
         "wall_s": round(time.time() - start, 2), "calibrated": teacher["calibrate"],
         "demonstrations": [d["id"] for d in demos],
+        "dev_examples": len(dev),
+        "dev_accuracy_uncalibrated": dev_accuracy(dev_raw),
+        "dev_accuracy_calibrated": dev_accuracy(calibrate(dev_raw, prior)),
         "pool_label_counts": {label: counts.get(label, 0) for label in labels},
         "pool_accuracy": round(
             sum(p["label"] == u["gold"] for p, u in zip(pool, unlabeled, strict=True))
@@ -50,8 +71,10 @@ def main() -> None:
     write_jsonl(f"{args.out}/unlabeled.jsonl", trainset)
     write_jsonl(f"{args.out}/test.jsonl", test_rows)
     write_json(f"{args.out}/info.json", info)
-    print(f"prompt_teacher: {len(texts)} examples in {info['wall_s']} s; pseudolabel accuracy "
-          f"on the pool (analysis only) {info['pool_accuracy']}; label counts {dict(counts)}")
+    print(f"prompt_teacher: {len(texts)} examples in {info['wall_s']} s; dev accuracy "
+          f"(labeled pool minus demonstrations) {info['dev_accuracy_uncalibrated']} raw, "
+          f"{info['dev_accuracy_calibrated']} calibrated; pseudolabel accuracy on the pool "
+          f"(analysis only) {info['pool_accuracy']}; label counts {dict(counts)}")
 
 
 if __name__ == "__main__":

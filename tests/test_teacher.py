@@ -98,11 +98,17 @@ class FixedScorer:
         return np.array([[0.0, 1.0, 0.0] if "N/A" in q else [2.0, 1.0, 0.0] for q in queries])
 
 
-def test_label_examples_reports_prior_and_calibrates():
+def test_label_examples_returns_raw_distribution_and_content_free_prior():
     demos = pick_demonstrations(LABELED, LABELS, 1, seed=0)
-    raw, info = label_examples(FixedScorer(), SPEC, demos, ["x", "y"], use_calibration=False)
-    cal, _ = label_examples(FixedScorer(), SPEC, demos, ["x", "y"], use_calibration=True)
+    raw, prior, info = label_examples(FixedScorer(), SPEC, demos, ["x", "y"])
     assert raw.argmax(axis=1).tolist() == [0, 0]
-    np.testing.assert_allclose(info["content_free_prior"], normalise(np.array([0.0, 1.0, 0.0])),
-                               atol=1e-4)
-    np.testing.assert_allclose(cal, calibrate(raw, normalise(np.array([0.0, 1.0, 0.0]))))
+    np.testing.assert_allclose(raw, normalise(np.array([[2.0, 1.0, 0.0]] * 2)))
+    np.testing.assert_allclose(prior, normalise(np.array([0.0, 1.0, 0.0])))
+    assert info["content_free_prior"] == pytest.approx(prior.tolist(), abs=1e-4)
+    assert info["n_scored"] == 2
+
+
+def test_empty_instruction_means_no_header_line():
+    spec = PromptSpec("", "Article", "Topic", {"tech": "tech"}, 3, 4)
+    demos = [{"id": "a", "text": "one two", "label": "tech"}]
+    assert spec.prefix(demos) == "Article: one two\nTopic: tech\n\n"
