@@ -272,3 +272,15 @@ def test_load_bbc():
         "business", "entertainment", "politics", "sports", "tech"]
     assert len({r["id"] for r in rows}) == 2225
     assert all(r["text"] and set(r) == {"id", "text", "label"} for r in rows)
+
+
+def test_split_reports_test_texts_that_leak_into_training():
+    # 60 texts, each twice under different ids: without dedup some test texts must leak.
+    rows = [{"id": f"{copy}-{i}", "text": f"text {i}", "label": "ab"[i % 2]}
+            for copy in range(2) for i in range(60)]
+    kept, labels, _ = clean(rows, None, dedup=False)
+    leaky = split(kept, labels, n_labeled=10, n_unlabeled=60, n_test=30, seed=0)
+    assert leaky.report["test_texts_also_in_training"] > 0
+    kept, labels, _ = clean(rows, None, dedup=True)
+    clean_split = split(kept, labels, n_labeled=10, n_unlabeled=20, n_test=30, seed=0)
+    assert clean_split.report["test_texts_also_in_training"] == 0

@@ -3,8 +3,10 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,7 @@ def test_repro_writes_every_row_and_a_table(project):
         assert 0.0 <= metrics[f"{row}_accuracy"] <= 1.0
         assert 0.0 <= metrics[f"{row}_macro_f1"] <= 1.0
     assert metrics["mckd3_stages"] == 3 and metrics["mckd2_stages"] == 2
+    assert metrics["teacher_collapsed"] == int(metrics["teacher_majority_label_fraction"] > 0.9)
     assert metrics["supervised_train_examples"] == 34
     table = (path / "metrics/classification.md").read_text()
     assert "LLKD" in table and "MCKD, 3 stages" in table
@@ -121,3 +124,46 @@ def test_bad_param_stops_a_stage_with_one_line(project):
     assert result.stderr.strip().splitlines() == [
         "error: params: llkd.momentum = 1.5; expected float in [0.0, 1.0]"]
     assert not (path / "x").exists()
+
+
+def test_killed_stage_leaves_no_temp_file_and_is_rerun_alone(project):
+    path, _ = project
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(path),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro", "--force", "--single-item",
+         "train_student@supervised"], cwd=path, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    for line in proc.stdout:
+        if "Running stage" in line:
+            break
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not list((path / "data").rglob("*.tmp"))
+    changed = json.loads(dvc("status", "--json", cwd=path).stdout)
+    assert set(changed) == {"train_student@supervised", "evaluate"}
+    rerun = dvc("repro", cwd=path).stdout
+    assert rerun.count("Running stage") == 2
+    assert "Running stage 'train_student@supervised'" in rerun
+    assert "Running stage 'evaluate'" in rerun
+
+
+def test_same_params_and_seed_give_identical_results(project):
+    path, _ = project
+
+    def snapshot() -> dict:
+        metrics = json.loads((path / "metrics/classification.json").read_text())
+        files = sorted((path / "data").rglob("*.jsonl"))  # every data file but timing info
+        return {
+            "metrics": {k: v for k, v in metrics.items() if not k.endswith("wall_s")},
+            "files": {str(f.relative_to(path)): f.read_text() for f in files},
+        }
+
+    before = snapshot()
+    dvc("repro", "--force", cwd=path)
+    after = snapshot()
+    assert after["metrics"] == before["metrics"]
+    assert after["files"].keys() == before["files"].keys()
+    different = [name for name in before["files"] if before["files"][name] != after["files"][name]]
+    assert different == []

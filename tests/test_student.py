@@ -42,3 +42,16 @@ def test_weighter_zero_weights_skip_updates(student_params):
     assert seen == [(0, 4, (4, 2)), (1, 2, (2, 2))]
     assert log.examples_seen == 0 and log.loss == []
     assert all((a == b).all() for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_a_student_that_cannot_fit_memory_stops_before_loading(student_params, monkeypatch):
+    import pytest
+
+    from kdbench import resources
+    from kdbench.errors import KDBenchError
+
+    monkeypatch.setattr(resources, "available_bytes", lambda: 1024)
+    rows = [{"id": "0", "text": "good", "label": "pos"}]
+    with pytest.raises(KDBenchError, match=r"needs about .* GiB of memory but 0.0 GiB is available; "
+                                           r"lower student.batch_size"):
+        fit_and_predict(rows, LABELS, student_params, 1, 0, {"test": rows})

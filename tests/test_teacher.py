@@ -112,3 +112,11 @@ def test_empty_instruction_means_no_header_line():
     spec = PromptSpec("", "Article", "Topic", {"tech": "tech"}, 3, 4)
     demos = [{"id": "a", "text": "one two", "label": "tech"}]
     assert spec.prefix(demos) == "Article: one two\nTopic: tech\n\n"
+
+
+def test_majority_fraction_flags_a_collapsed_teacher():
+    from kdbench.teacher import COLLAPSE_FRACTION, majority_fraction
+
+    assert majority_fraction({"a": 95, "b": 5, "c": 0}) == 0.95 > COLLAPSE_FRACTION
+    assert majority_fraction({"a": 40, "b": 30, "c": 30}) == 0.4
+    assert majority_fraction({"a": 0}) == 0.0
