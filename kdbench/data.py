@@ -161,5 +161,7 @@ def split(rows: list[dict], labels: list[str], n_labeled: int, n_unlabeled: int,
     test, rest = _stratified_take(ordered, n_test, rng)
     labeled, rest = _stratified_take(rest, n_labeled, rng)
     unlabeled, _ = _stratified_take(rest, n_unlabeled, rng)
+    training_texts = {r["text"] for r in labeled + unlabeled}
+    report = {"test_texts_also_in_training": sum(r["text"] in training_texts for r in test)}
     unlabeled = [{"id": r["id"], "text": r["text"], "gold": r["label"]} for r in unlabeled]
-    return Splits(labels, labeled, unlabeled, test, {})
+    return Splits(labels, labeled, unlabeled, test, report)

@@ -50,3 +50,10 @@ def require(needed: int, what: str, hint: str, available: int | None = None) -> 
     if available is not None and needed > available:
         raise KDBenchError(f"{what} needs about {needed / GIB:.1f} GiB of memory but "
                            f"{available / GIB:.1f} GiB is available; {hint}")
+
+
+def student_training_bytes(directory: Path, batch_size: int, max_length: int) -> int:
+    config = json.loads((directory / "config.json").read_text())
+    return training_bytes(weights_bytes(directory), batch_size, max_length,
+                          config.get("hidden_size", 768), config.get("num_hidden_layers", 12),
+                          config.get("num_attention_heads", 12))

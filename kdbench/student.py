@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from kdbench.assets import resolve_model
+from kdbench.resources import require, student_training_bytes
 
 
 class BatchWeighter(Protocol):
@@ -125,6 +126,11 @@ def fit_and_predict(train_rows: list[dict], labels: list[str], student: dict, ep
                     seed: int, predict_on: dict[str, list[dict]],
                     weighter: BatchWeighter | None = None) -> tuple[dict[str, list[dict]], dict]:
     """Train a fresh pretrained student on train_rows, then predict each set in predict_on."""
+    location = resolve_model(student["model"])
+    needed = student_training_bytes(location.directory, student["batch_size"],
+                                    student["max_length"])
+    require(needed, f"training {student['model']} (batch_size {student['batch_size']}, max_length "
+            f"{student['max_length']})", "lower student.batch_size or student.max_length")
     model, tokenizer = load_student(student["model"], len(labels), seed)
     index = {label: k for k, label in enumerate(labels)}
     log = train(model, tokenizer, [r["text"] for r in train_rows],

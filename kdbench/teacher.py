@@ -14,6 +14,7 @@ import numpy as np
 
 from kdbench.assets import dequantised, resolve_model
 from kdbench.errors import KDBenchError
+from kdbench.resources import require, weights_bytes
 
 CONTENT_FREE_INPUT = "N/A"
 
@@ -91,7 +92,12 @@ class TransformersScorer:
 
         self.torch = torch
         if model is None:
-            location = dequantised(resolve_model(model_name))
+            location = resolve_model(model_name)
+            bytes_per_weight = 4 if dtype == "float32" else 2
+            require(weights_bytes(location.directory, location.gguf_file) * bytes_per_weight // 4,
+                    f"loading teacher {model_name} in {dtype}",
+                    "choose a smaller teacher.model, teacher.dtype bfloat16, or the vllm backend")
+            location = dequantised(location)
             tokenizer = AutoTokenizer.from_pretrained(location.directory)
             model = AutoModelForCausalLM.from_pretrained(location.directory,
                                                          dtype=getattr(torch, dtype))
@@ -190,6 +196,15 @@ def calibrate(probs: np.ndarray, content_free: np.ndarray) -> np.ndarray:
     """Contextual calibration: divide by the label prior seen on a content-free input."""
     adjusted = probs / content_free
     return adjusted / adjusted.sum(axis=-1, keepdims=True)
+
+
+COLLAPSE_FRACTION = 0.9
+
+
+def majority_fraction(label_counts: dict[str, int]) -> float:
+    """Share of the commonest label: near 1 means the teacher puts its mass on one label."""
+    total = sum(label_counts.values())
+    return round(max(label_counts.values()) / total, 4) if total else 0.0
 
 
 def label_examples(scorer: Scorer, spec: PromptSpec, demonstrations: list[dict],

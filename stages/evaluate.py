@@ -8,6 +8,7 @@ from kdbench.io import read_json, read_jsonl, read_labeled, write_json, write_te
 from kdbench.metrics import classification_scores
 from kdbench.params import load_params
 from kdbench.report import flat_metrics, markdown_table
+from kdbench.teacher import COLLAPSE_FRACTION
 
 STUDENT_ROWS = [  # (name, what it is)
     ("sft", "SFT on the few gold labels"),
@@ -45,7 +46,11 @@ def main() -> None:
              f"{params['teacher']['shots_per_class']} shots/class)",
              **scores(f"{args.teacher}/test.jsonl"), "gold_labels": demos,
              "train_examples": 0, "wall_s": teacher_info["wall_s"],
-             "pool_label_accuracy": teacher_info["pool_accuracy"]}]
+             "pool_label_accuracy": teacher_info["pool_accuracy"],
+             "dev_accuracy": teacher_info["dev_accuracy_calibrated" if teacher_info["calibrated"]
+                                          else "dev_accuracy_uncalibrated"],
+             "majority_label_fraction": teacher_info["majority_label_fraction"],
+             "collapsed": int(teacher_info["majority_label_fraction"] > COLLAPSE_FRACTION)}]
     for name, method in STUDENT_ROWS:
         info = read_json(f"{args.students}/{name}/info.json")
         predictions = f"{args.students}/{name}/predictions.jsonl"
@@ -100,7 +105,9 @@ def main() -> None:
         ("pair_test_accuracy", "pair students' test acc.")])
     setup = (f"BBC-style split: {params['data']['n_labeled']} labeled, {pool_size} unlabeled, "
              f"{len(gold)} test; seed {params['seed']}; student {params['student']['model']}; "
-             f"{prepared.get('dropped_duplicates', 0)} duplicate texts dropped before splitting.")
+             f"{prepared.get('dropped_duplicates', 0)} duplicate texts dropped before splitting. "
+             f"Teacher accuracy on the labeled pool minus its demonstrations (dev): "
+             f"{rows[0]['dev_accuracy']}.")
     write_json(f"{args.out}/classification.json", flat_metrics(rows + curve))
     write_text(f"{args.out}/classification.md",
                f"{setup}\n\n{table}\n\nMCKD per stage (pool labels scored against the kept-aside "

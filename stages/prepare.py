@@ -25,6 +25,10 @@ def main() -> None:
     write_jsonl(f"{args.out}/unlabeled.jsonl", splits.unlabeled)
     write_jsonl(f"{args.out}/test.jsonl", splits.test)
     write_jsonl(f"{args.out}/gold_pool.jsonl", gold_pool)
+    report.update(splits.report)
+    if report["test_texts_also_in_training"]:
+        print(f"prepare: warning: {report['test_texts_also_in_training']} test texts also occur "
+              "in the labeled or unlabeled pool (data.dedup is off): test accuracy is inflated")
     write_json(f"{args.out}/labels.json", {"labels": labels, **report})
     print(f"prepare: {report}; labeled {len(splits.labeled)}, unlabeled "
           f"{len(splits.unlabeled)}, test {len(splits.test)}; labels {labels}")

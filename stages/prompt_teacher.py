@@ -11,9 +11,11 @@ from kdbench.io import read_json, read_jsonl, write_json, write_jsonl
 from kdbench.params import load_params
 from kdbench.student import prediction_rows
 from kdbench.teacher import (
+    COLLAPSE_FRACTION,
     PromptSpec,
     calibrate,
     label_examples,
+    majority_fraction,
     make_scorer,
     pick_demonstrations,
 )
@@ -64,10 +66,14 @@ def main() -> None:
         "dev_accuracy_uncalibrated": dev_accuracy(dev_raw),
         "dev_accuracy_calibrated": dev_accuracy(calibrate(dev_raw, prior)),
         "pool_label_counts": {label: counts.get(label, 0) for label in labels},
+        "majority_label_fraction": majority_fraction(counts),
         "pool_accuracy": round(
             sum(p["label"] == u["gold"] for p, u in zip(pool, unlabeled, strict=True))
             / len(unlabeled), 4),
     })
+    if info["majority_label_fraction"] > COLLAPSE_FRACTION:
+        print(f"prompt_teacher: warning: {info['majority_label_fraction']:.0%} of pseudolabels are "
+              "one label: the teacher has collapsed; try teacher.calibrate or other shots")
     write_jsonl(f"{args.out}/unlabeled.jsonl", trainset)
     write_jsonl(f"{args.out}/test.jsonl", test_rows)
     write_json(f"{args.out}/info.json", info)

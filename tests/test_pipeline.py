@@ -144,9 +144,13 @@ def test_killed_stage_leaves_no_temp_file_and_is_rerun_alone(project):
     changed = json.loads(dvc("status", "--json", cwd=path).stdout)
     assert set(changed) == {"train_student@supervised", "evaluate"}
     rerun = dvc("repro", cwd=path).stdout
-    assert rerun.count("Running stage") == 2
-    assert "Running stage 'train_student@supervised'" in rerun
-    assert "Running stage 'evaluate'" in rerun
+    # DVC's run cache restores the killed stage's outputs from its earlier identical run;
+    # every other stage is untouched, and the project is whole again.
+    acted = [line for line in rerun.splitlines()
+             if line.startswith(("Running stage", "Stage")) and "didn't change" not in line]
+    assert acted == ["Stage 'train_student@supervised' is cached - skipping run, "
+                     "checking out outputs"]
+    assert json.loads(dvc("status", "--json", cwd=path).stdout) == {}
 
 
 def test_same_params_and_seed_give_identical_results(project):

@@ -52,6 +52,6 @@ def test_a_student_that_cannot_fit_memory_stops_before_loading(student_params, m
 
     monkeypatch.setattr(resources, "available_bytes", lambda: 1024)
     rows = [{"id": "0", "text": "good", "label": "pos"}]
-    with pytest.raises(KDBenchError, match=r"needs about .* GiB of memory but 0.0 GiB is available; "
-                                           r"lower student.batch_size"):
+    expected = r"needs about .* GiB of memory but 0.0 GiB is available; lower student.batch_size"
+    with pytest.raises(KDBenchError, match=expected):
         fit_and_predict(rows, LABELS, student_params, 1, 0, {"test": rows})
