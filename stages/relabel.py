@@ -6,17 +6,20 @@ import argparse
 from kdbench.errors import report_errors
 from kdbench.io import read_json, read_jsonl, read_labeled, write_json, write_jsonl
 from kdbench.mckd import combine_relabels
+from kdbench.params import load_params
 
 
 @report_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--prepared", default="data/prepared")
     parser.add_argument("--labels", required=True, help="trainset with the previous labels")
     parser.add_argument("--partitions", default="data/mckd/partitions.json")
     parser.add_argument("--students", required=True, help="folder of this stage's p<k> students")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
+    load_params(args.params)  # every stage refuses a bad params.yaml before doing any work
     labels = read_json(f"{args.prepared}/labels.json")["labels"]
     previous = read_labeled(args.labels, labels)
     partitions = read_json(args.partitions)["partitions"]
