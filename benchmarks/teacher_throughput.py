@@ -1,0 +1,113 @@
+"""Teacher labeling throughput on this machine, side by side in one run.
+
+Variants, all scoring the same examples with the same prompt:
+- naive:   the whole prompt (few-shot prefix + example) through the model for every example;
+- cached:  the project's path: the prefix's KV cache computed once and reused (copied);
+- floor:   the example's own tokens alone, no prefix: what a perfect prefix cache would cost.
+Prints examples/s, prompt tokens/s and ratios, checks naive and cached give the same label
+scores, and writes a JSON file. Timings are wall-clock on whatever else the machine is doing.
+
+    python benchmarks/teacher_throughput.py --n 40 --out benchmarks/results/teacher_cpu.json
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+
+from kdbench.data import clean, load_bbc, split
+from kdbench.io import write_json
+from kdbench.teacher import PromptSpec, TransformersScorer, pick_demonstrations
+
+
+def token_ids(scorer: TransformersScorer, text: str, special: bool = False) -> list[int]:
+    return scorer.tokenizer(text, add_special_tokens=special)["input_ids"]
+
+
+def naive_scores(scorer: TransformersScorer, prefix: str, queries: list[str],
+                 label_ids: list[int]) -> np.ndarray:
+    prefix_ids = token_ids(scorer, prefix, special=True)
+    out = np.zeros((len(queries), len(label_ids)))
+    with torch.no_grad():
+        for row, query in enumerate(queries):
+            ids = torch.tensor([prefix_ids + token_ids(scorer, query)])
+            logits = scorer.model(ids, logits_to_keep=1).logits[0, -1].float()
+            out[row] = torch.log_softmax(logits, dim=-1)[label_ids].numpy()
+    return out
+
+
+def floor_pass(scorer: TransformersScorer, queries: list[str]) -> None:
+    with torch.no_grad():
+        for query in queries:
+            scorer.model(torch.tensor([token_ids(scorer, query, special=True)]), logits_to_keep=1)
+
+
+def timed(fn) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="gemma3-270m")
+    parser.add_argument("--n", type=int, default=40)
+    parser.add_argument("--shots-per-class", type=int, default=3)
+    parser.add_argument("--out", default="benchmarks/results/teacher_cpu.json")
+    args = parser.parse_args()
+
+    rows, labels, _ = clean(load_bbc(), None, dedup=True)
+    splits = split(rows, labels, 50, args.n, 10, seed=0)
+    spec = PromptSpec("", "Article", "Topic", {label: label for label in labels}, 40, 60)
+    demos = pick_demonstrations(splits.labeled, labels, args.shots_per_class, seed=0)
+    prefix = spec.prefix(demos)
+    queries = [spec.query(r["text"]) for r in splits.unlabeled]
+
+    load_s, scorer = timed(lambda: TransformersScorer(args.model))
+    label_ids = [token_ids(scorer, c)[0] for c in spec.continuations()]
+    assert all(len(token_ids(scorer, c)) == 1 for c in spec.continuations()), "single-token labels"
+    prefix_tokens = len(token_ids(scorer, prefix, special=True))
+    query_tokens = sum(len(token_ids(scorer, q)) for q in queries)
+
+    floor_pass(scorer, queries[:2])  # warm-up: first calls allocate
+    results = {}
+    for name, fn in [
+        ("naive", lambda: naive_scores(scorer, prefix, queries, label_ids)),
+        ("cached", lambda: scorer.score(prefix, queries, spec.continuations())),
+        ("floor", lambda: floor_pass(scorer, queries)),
+    ]:
+        seconds, scores = timed(fn)
+        tokens = query_tokens + (prefix_tokens * len(queries) if name == "naive" else 0)
+        results[name] = {"seconds": round(seconds, 3),
+                         "examples_per_s": round(len(queries) / seconds, 3),
+                         "prompt_tokens_per_s": round(tokens / seconds, 1)}
+        if name != "floor":
+            results[name]["scores"] = scores
+
+    same = bool(np.array_equal(results["naive"]["scores"].argmax(1),
+                               results["cached"]["scores"].argmax(1)))
+    max_diff = float(np.abs(results["naive"]["scores"] - results["cached"]["scores"]).max())
+    for name in ("naive", "cached"):
+        del results[name]["scores"]
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch "
+                   f"{torch.__version__}, {torch.get_num_threads()} threads",
+        "model": args.model, "examples": len(queries),
+        "prefix_tokens": prefix_tokens,
+        "mean_example_tokens": round(query_tokens / len(queries), 1),
+        "model_load_s": round(load_s, 2), **results,
+        "cached_speedup_over_naive": round(results["naive"]["seconds"]
+                                           / results["cached"]["seconds"], 2),
+        "cached_over_floor": round(results["cached"]["seconds"] / results["floor"]["seconds"], 2),
+        "same_predictions": same, "max_abs_logprob_diff": max_diff,
+    }
+    write_json(args.out, report)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
