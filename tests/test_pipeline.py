@@ -64,6 +64,8 @@ def test_repro_writes_every_row_and_a_table(project):
     assert metrics["mckd3_stages"] == 3 and metrics["mckd2_stages"] == 2
     assert metrics["teacher_collapsed"] == int(metrics["teacher_majority_label_fraction"] > 0.9)
     assert metrics["supervised_train_examples"] == 34
+    for figure in ("teacher_reliability", "llkd_selection", "accuracy_vs_data", "mckd_stages"):
+        assert (path / f"metrics/plots/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     table = (path / "metrics/classification.md").read_text()
     assert "LLKD" in table and "MCKD, 3 stages" in table
 

@@ -1,0 +1,87 @@
+"""Figures a person would rather look at than read: PNG files (offline) from the run's outputs."""
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and CI
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def reliability_bins(confidence: np.ndarray, correct: np.ndarray,
+                     bins: int = 10) -> list[dict]:
+    """Per confidence bin: count, mean confidence and accuracy (empty bins left out)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        members = index == b
+        if members.any():
+            rows.append({"bin_low": round(float(edges[b]), 2), "count": int(members.sum()),
+                         "confidence": round(float(confidence[members].mean()), 4),
+                         "accuracy": round(float(correct[members].mean()), 4)})
+    return rows
+
+
+def expected_calibration_error(rows: list[dict]) -> float:
+    total = sum(r["count"] for r in rows)
+    return round(sum(r["count"] * abs(r["accuracy"] - r["confidence"]) for r in rows) / total, 4)
+
+
+def plot_reliability(rows: list[dict], path: str, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", label="perfect calibration")
+    ax.plot([r["confidence"] for r in rows], [r["accuracy"] for r in rows], "o-",
+            label="teacher")
+    for r in rows:
+        ax.annotate(str(r["count"]), (r["confidence"], r["accuracy"]), fontsize=7,
+                    textcoords="offset points", xytext=(4, -10))
+    ax.set(xlabel="teacher confidence (probability of its label)", ylabel="accuracy",
+           xlim=(0, 1), ylim=(0, 1), title=title)
+    ax.legend(loc="upper left")
+    _save(fig, path)
+
+
+def plot_llkd_selection(log: list[dict], path: str) -> None:
+    steps = [e["step"] for e in log]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(steps, [e["teacher_threshold"] for e in log], label="teacher-confidence threshold")
+    ax.plot(steps, [e["student_threshold"] for e in log], label="student-uncertainty threshold")
+    ax.plot(steps, [len(e["selected"]) / e["batch"] for e in log], ".", alpha=0.6,
+            label="fraction of batch selected")
+    ax.set(xlabel="training step", ylim=(0, 1), title="LLKD: global thresholds and selection")
+    ax.legend(loc="lower right", fontsize=8)
+    _save(fig, path)
+
+
+def plot_accuracy_vs_data(rows: list[dict], path: str) -> None:
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for row in rows:
+        ax.scatter(row["train_examples"], row["accuracy"])
+        ax.annotate(row["name"], (row["train_examples"], row["accuracy"]), fontsize=8,
+                    textcoords="offset points", xytext=(5, 3))
+    ax.set(xlabel="examples the student trained on (LLKD: unique selected)",
+           ylabel="test accuracy", ylim=(0, 1), title="Accuracy vs data used")
+    _save(fig, path)
+
+
+def plot_mckd_stages(stages: list[dict], path: str) -> None:
+    names = [s["name"] for s in stages]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(names, [s["pool_label_accuracy"] for s in stages], "o-",
+            label="pool labels vs kept-aside gold")
+    ax.plot(names[1:], [s["test_accuracy"] for s in stages[1:]], "s--",
+            label="pair students, test accuracy")
+    ax.set(xlabel="labels after", ylabel="accuracy", ylim=(0, 1), title="MCKD stage by stage")
+    ax.legend(loc="lower left", fontsize=8)
+    _save(fig, path)
+
+
+def _save(fig, path: str) -> None:
+    fig.tight_layout()
+    partial = f"{path}.partial"  # renamed when complete, like every other output
+    fig.savefig(partial, dpi=100, format="png")
+    plt.close(fig)
+    os.replace(partial, path)

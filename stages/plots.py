@@ -1,0 +1,72 @@
+"""Draw the run's figures: teacher reliability, LLKD thresholds over training, accuracy vs data
+used, MCKD label quality per stage. PNGs for reading offline, JSON series for `dvc plots`."""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from kdbench.errors import report_errors
+from kdbench.io import read_json, read_jsonl, write_json
+from kdbench.params import load_params
+from kdbench.plots import (
+    expected_calibration_error,
+    plot_accuracy_vs_data,
+    plot_llkd_selection,
+    plot_mckd_stages,
+    plot_reliability,
+    reliability_bins,
+)
+
+
+@report_errors
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--prepared", default="data/prepared")
+    parser.add_argument("--teacher", default="data/teacher")
+    parser.add_argument("--llkd-log", default="data/students/llkd/selection_log.jsonl")
+    parser.add_argument("--metrics", default="metrics/classification.json")
+    parser.add_argument("--out", default="metrics/plots")
+    args = parser.parse_args()
+    params = load_params(args.params)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = read_json(args.metrics)
+
+    gold = {r["id"]: r["label"] for r in read_jsonl(f"{args.prepared}/test.jsonl")}
+    teacher = read_jsonl(f"{args.teacher}/test.jsonl")
+    bins = reliability_bins(np.array([max(r["probs"]) for r in teacher]),
+                            np.array([r["label"] == gold[r["id"]] for r in teacher]))
+    ece = expected_calibration_error(bins)
+    write_json(out / "teacher_reliability.json", bins)
+    plot_reliability(bins, str(out / "teacher_reliability.png"),
+                     f"Teacher on the test split (ECE {ece:.3f})")
+
+    log = read_jsonl(args.llkd_log)
+    write_json(out / "llkd_selection.json", [
+        {"step": e["step"], "teacher_threshold": e["teacher_threshold"],
+         "student_threshold": e["student_threshold"],
+         "selected_fraction": round(len(e["selected"]) / e["batch"], 4)} for e in log])
+    plot_llkd_selection(log, str(out / "llkd_selection.png"))
+
+    names = [k.removesuffix("_train_examples") for k in metrics if k.endswith("_train_examples")]
+    rows = [{"name": n, "accuracy": metrics[f"{n}_accuracy"],
+             "train_examples": metrics[f"{n}_train_examples"]} for n in names]
+    write_json(out / "accuracy_vs_data.json", rows)
+    plot_accuracy_vs_data(rows, str(out / "accuracy_vs_data.png"))
+
+    stages = [{"name": "teacher", "pool_label_accuracy": metrics["teacher_pool_label_accuracy"]}]
+    for stage in params["mckd"]["pair_stages"]:
+        key = f"mckd_{stage['id']}"
+        stages.append({"name": stage["id"],
+                       "pool_label_accuracy": metrics[f"{key}_label_accuracy"],
+                       "test_accuracy": metrics[f"{key}_pair_test_accuracy"]})
+    write_json(out / "mckd_stages.json", stages)
+    plot_mckd_stages(stages, str(out / "mckd_stages.png"))
+    write_json(out / "summary.json", {"teacher_test_ece": ece})
+    print(f"plots: wrote {len(list(out.glob('*.png')))} figures to {out}; teacher ECE {ece}")
+
+
+if __name__ == "__main__":
+    main()
