@@ -56,7 +56,8 @@ def main() -> None:
     write_json(out / "accuracy_vs_data.json", rows)
     plot_accuracy_vs_data(rows, str(out / "accuracy_vs_data.png"))
 
-    stages = [{"name": "teacher", "pool_label_accuracy": metrics["teacher_pool_label_accuracy"]}]
+    stages = [{"name": "teacher", "pool_label_accuracy": metrics["teacher_pool_label_accuracy"],
+               "test_accuracy": metrics["teacher_accuracy"]}]
     for stage in params["mckd"]["pair_stages"]:
         key = f"mckd_{stage['id']}"
         stages.append({"name": stage["id"],
