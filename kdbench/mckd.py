@@ -29,8 +29,8 @@ def unseen_ids(partitions: list[list[str]], part: int) -> list[str]:
     return [i for k, members in enumerate(partitions) if k != part for i in members]
 
 
-def combine_relabels(partitions: list[list[str]], predictions: dict[int, list[dict]],
-                     labels: list[str]) -> dict[str, np.ndarray]:
+def combine_relabels(partitions: list[list[str]],
+                     predictions: dict[int, list[dict]]) -> dict[str, np.ndarray]:
     """New label distribution for every id from the students that did not train on it.
 
     Raises if any student predicted on its own partition: that would leak its training labels.

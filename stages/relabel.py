@@ -25,7 +25,7 @@ def main() -> None:
     partitions = read_json(args.partitions)["partitions"]
     predictions = {k: read_labeled(f"{args.students}/p{k}/predictions.jsonl", labels)
                    for k in range(len(partitions))}
-    new = combine_relabels(partitions, predictions, labels)
+    new = combine_relabels(partitions, predictions)
     rows = []
     for row in previous:
         probs = new[row["id"]]

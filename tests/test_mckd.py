@@ -39,8 +39,7 @@ def rows(ids, probs):
 
 def test_combine_two_partitions_swaps_labels():
     parts = make_partitions(IDS, 2, seed=0)
-    new = combine_relabels(parts, {0: rows(parts[1], [0.9, 0.1]), 1: rows(parts[0], [0.2, 0.8])},
-                           LABELS)
+    new = combine_relabels(parts, {0: rows(parts[1], [0.9, 0.1]), 1: rows(parts[0], [0.2, 0.8])})
     assert all(new[i].tolist() == [0.9, 0.1] for i in parts[1])
     assert all(new[i].tolist() == [0.2, 0.8] for i in parts[0])
 
@@ -49,7 +48,7 @@ def test_combine_three_partitions_averages_the_two_outside_students():
     parts = make_partitions(IDS, 3, seed=0)
     preds = {0: rows(unseen_ids(parts, 0), [1.0, 0.0]), 1: rows(unseen_ids(parts, 1), [0.0, 1.0]),
              2: rows(unseen_ids(parts, 2), [0.5, 0.5])}
-    new = combine_relabels(parts, preds, LABELS)
+    new = combine_relabels(parts, preds)
     assert new[parts[0][0]].tolist() == pytest.approx([0.25, 0.75])  # students 1 and 2
     assert new[parts[2][0]].tolist() == pytest.approx([0.5, 0.5])  # students 0 and 1
 
@@ -58,11 +57,10 @@ def test_a_student_predicting_its_own_partition_is_refused():
     parts = make_partitions(IDS, 2, seed=0)
     leaked = {0: rows(parts[1] + parts[0][:1], [0.9, 0.1]), 1: rows(parts[0], [0.2, 0.8])}
     with pytest.raises(KDBenchError, match="trained on"):
-        combine_relabels(parts, leaked, LABELS)
+        combine_relabels(parts, leaked)
 
 
 def test_an_example_left_unlabeled_is_refused():
     parts = make_partitions(IDS, 2, seed=0)
     with pytest.raises(KDBenchError, match="no new label"):
-        combine_relabels(parts, {0: rows(parts[1], [0.9, 0.1]), 1: rows(parts[0][1:], [0.2, 0.8])},
-                         LABELS)
+        combine_relabels(parts, {0: rows(parts[1], [0.9, 0.1]), 1: rows(parts[0][1:], [0.2, 0.8])})
