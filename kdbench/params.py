@@ -105,6 +105,7 @@ SCHEMA: dict[str, Any] = {
         "lr": _float(1e-8, 1.0),
         "weight_decay": _float(0.0, 1.0),
         "warmup_ratio": _float(0.0, 1.0),
+        "length_bucketing": Field(bool),
     },
     "sft": {"epochs": _int(1)},
     "conf_filter": {"threshold": _float(0.0, 1.0)},

@@ -1,11 +1,14 @@
 """Students: one training loop and one predict() for every student of the benchmark.
 
-Semi-supervised methods plug in as a `BatchWeighter` (a small hook over the shared loop, as in
-USB): given the batch's row indices and the student's logits it returns per-example weights,
-0 meaning "not selected". The loss is sum(w * CE) / (number of selected examples).
+The loop is task-agnostic: it asks an `ExampleLosses` callable for the per-example losses and
+weights of each batch of row indices. Classification builds one with `classification_losses`;
+semi-supervised methods plug in there as a `BatchWeighter` (a small hook over the shared loop, as
+in USB): given the batch's row indices and the student's logits it returns per-example weights,
+0 meaning "not selected". The loss is sum(w * loss) / (number of selected examples).
 """
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -14,10 +17,18 @@ import numpy as np
 from kdbench.assets import resolve_model
 from kdbench.resources import require, student_training_bytes
 
+# Length bucketing sorts rows by length within random windows of this many batches: batches pad
+# less, yet each epoch still mixes lengths and classes across windows.
+BUCKET_WINDOW_BATCHES = 20
+
 
 class BatchWeighter(Protocol):
     def __call__(self, step: int, rows: np.ndarray, logits) -> np.ndarray:
         """Per-example weights for this batch (0 = not used)."""
+
+
+# (step, row indices) -> (per-example losses with grad, per-example weights; 0 = not used)
+ExampleLosses = Callable[[int, np.ndarray], tuple["torch.Tensor", "torch.Tensor"]]  # noqa: F821
 
 
 @dataclass
@@ -44,27 +55,44 @@ def load_student(model_name: str, num_labels: int, seed: int):
     return model, tokenizer
 
 
-def _batches(tokenizer, texts: list[str], order: np.ndarray, size: int, max_length: int):
-    for start in range(0, len(order), size):
-        rows = order[start:start + size]
-        enc = tokenizer([texts[i] for i in rows], truncation=True, max_length=max_length,
-                        padding=True, return_tensors="pt")
-        yield rows, enc
+def encode(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
+    """Token ids of each text, truncated; tokenized once, padded per batch by `collate`."""
+    return tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
 
 
-def train(model, tokenizer, texts: list[str], targets: list[int], student: dict, epochs: int,
-          seed: int, weighter: BatchWeighter | None = None) -> TrainLog:
-    """Fine-tune `model` on (texts, targets): AdamW, linear decay, seeded shuffling."""
+def collate(tokenizer, ids: list[list[int]]) -> dict:
+    return tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
+
+
+def training_batches(lengths: list[int], batch_size: int, bucketing: bool,
+                     rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """One epoch of row-index batches: shuffled, or length-bucketed then shuffled by batch."""
+    order = rng.permutation(len(lengths))
+    if not bucketing:
+        yield from (order[i:i + batch_size] for i in range(0, len(order), batch_size))
+        return
+    window = batch_size * BUCKET_WINDOW_BATCHES
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = order[start:start + window]
+        chunk = chunk[np.argsort([lengths[i] for i in chunk], kind="stable")]
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    for k in rng.permutation(len(batches)):
+        yield batches[k]
+
+
+def train(model, lengths: list[int], example_losses: ExampleLosses, student: dict, epochs: int,
+          seed: int) -> TrainLog:
+    """Fine-tune `model` on rows 0..len(lengths)-1: AdamW, linear decay, seeded batching."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
     log = TrainLog()
-    if not texts:
+    if not lengths:
         return log
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    y = torch.tensor(targets)
-    steps_total = epochs * -(-len(texts) // student["batch_size"])
+    steps_total = epochs * -(-len(lengths) // student["batch_size"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=student["lr"],
                                   weight_decay=student["weight_decay"])
     schedule = get_linear_schedule_with_warmup(
@@ -72,19 +100,12 @@ def train(model, tokenizer, texts: list[str], targets: list[int], student: dict,
     model.train()
     start = time.time()
     for _ in range(epochs):
-        order = rng.permutation(len(texts))
-        for rows, enc in _batches(tokenizer, texts, order, student["batch_size"],
-                                  student["max_length"]):
-            logits = model(**enc).logits
-            ce = torch.nn.functional.cross_entropy(logits, y[rows], reduction="none")
-            if weighter is None:
-                weights = torch.ones(len(rows))
-            else:
-                weights = torch.as_tensor(weighter(log.steps, rows, logits.detach()),
-                                          dtype=torch.float32)
+        for rows in training_batches(lengths, student["batch_size"],
+                                     student["length_bucketing"], rng):
+            losses, weights = example_losses(log.steps, rows)
             selected = int((weights > 0).sum())
             if selected:
-                loss = (weights * ce).sum() / selected
+                loss = (weights * losses).sum() / selected
                 loss.backward()
                 optimizer.step()
                 optimizer.zero_grad()
@@ -101,18 +122,39 @@ def train(model, tokenizer, texts: list[str], targets: list[int], student: dict,
     return log
 
 
+def classification_losses(model, tokenizer, ids: list[list[int]], targets: list[int],
+                          weighter: BatchWeighter | None = None) -> ExampleLosses:
+    """Cross-entropy per example; weights 1, or the weighter's given the student's logits."""
+    import torch
+
+    y = torch.tensor(targets)
+
+    def losses(step: int, rows: np.ndarray):
+        logits = model(**collate(tokenizer, [ids[i] for i in rows])).logits
+        ce = torch.nn.functional.cross_entropy(logits, y[rows], reduction="none")
+        if weighter is None:
+            return ce, torch.ones(len(rows))
+        weights = weighter(step, rows, logits.detach())
+        return ce, torch.as_tensor(weights, dtype=torch.float32)
+
+    return losses
+
+
 def predict_proba(model, tokenizer, texts: list[str], student: dict) -> np.ndarray:
     """Class probabilities for each text, shape (N, C)."""
     import torch
 
     model.eval()
+    ids = encode(tokenizer, texts, student["max_length"])
     # Length-sorted batches pad less; results are put back in input order.
-    order = np.argsort([len(t) for t in texts], kind="stable")
+    order = np.argsort([len(x) for x in ids], kind="stable")
+    size = student["eval_batch_size"]
     probs = np.zeros((len(texts), model.config.num_labels))
     with torch.no_grad():
-        for rows, enc in _batches(tokenizer, texts, order, student["eval_batch_size"],
-                                  student["max_length"]):
-            probs[rows] = torch.softmax(model(**enc).logits.float(), dim=-1).numpy()
+        for start in range(0, len(order), size):
+            rows = order[start:start + size]
+            logits = model(**collate(tokenizer, [ids[i] for i in rows])).logits
+            probs[rows] = torch.softmax(logits.float(), dim=-1).numpy()
     return probs
 
 
@@ -133,8 +175,10 @@ def fit_and_predict(train_rows: list[dict], labels: list[str], student: dict, ep
             f"{student['max_length']})", "lower student.batch_size or student.max_length")
     model, tokenizer = load_student(student["model"], len(labels), seed)
     index = {label: k for k, label in enumerate(labels)}
-    log = train(model, tokenizer, [r["text"] for r in train_rows],
-                [index[r["label"]] for r in train_rows], student, epochs, seed, weighter)
+    ids = encode(tokenizer, [r["text"] for r in train_rows], student["max_length"])
+    losses = classification_losses(model, tokenizer, ids, [index[r["label"]] for r in train_rows],
+                                   weighter)
+    log = train(model, [len(x) for x in ids], losses, student, epochs, seed)
     start = time.time()
     predictions = {
         name: prediction_rows([r["id"] for r in rows],
