@@ -1,0 +1,101 @@
+"""Student throughput on this machine: training and inference, with and without length bucketing.
+
+The project's student (MiniLM) on BBC texts, one run, side by side:
+- train:   examples/s of the shared training loop (`kdbench.student.train`), batches shuffled
+           vs length-bucketed (`student.length_bucketing`);
+- predict: examples/s of inference, batches in input order vs length-sorted (what
+           `predict_proba` does).
+Each at every --max-length, since bucketing only helps when texts are shorter than the cap.
+Also prints the padding share of each variant (padded tokens / all tokens fed). Writes JSON.
+
+    python benchmarks/student_throughput.py --n 128 --out benchmarks/results/student_cpu.json
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+
+from kdbench.data import clean, load_bbc
+from kdbench.io import write_json
+from kdbench.student import (
+    classification_losses,
+    collate,
+    encode,
+    load_student,
+    train,
+    training_batches,
+)
+
+
+def padding_share(lengths: list[int], batches: list[np.ndarray]) -> float:
+    fed = sum(max(lengths[i] for i in b) * len(b) for b in batches)
+    return round(1 - sum(lengths) / fed, 3)
+
+
+def predict_seconds(model, tokenizer, ids: list[list[int]], order: np.ndarray,
+                    batch_size: int) -> float:
+    start = time.perf_counter()
+    with torch.no_grad():
+        for i in range(0, len(order), batch_size):
+            model(**collate(tokenizer, [ids[k] for k in order[i:i + batch_size]]))
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="all-minilm-l6-v2")
+    parser.add_argument("--n", type=int, default=128)
+    parser.add_argument("--max-length", type=int, nargs="+", default=[128, 512])
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--out", default="benchmarks/results/student_cpu.json")
+    args = parser.parse_args()
+
+    rows, labels, _ = clean(load_bbc(), None, dedup=True)
+    picked = [rows[i] for i in np.random.default_rng(0).permutation(len(rows))[:args.n]]
+    index = {label: k for k, label in enumerate(labels)}
+    targets = [index[r["label"]] for r in picked]
+    report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch "
+                         f"{torch.__version__}, {torch.get_num_threads()} threads",
+              "model": args.model, "examples": args.n, "batch_size": args.batch_size,
+              "runs": {}}
+    for max_length in args.max_length:
+        student = {"batch_size": args.batch_size, "lr": 1e-4, "weight_decay": 0.01,
+                   "warmup_ratio": 0.0}
+        model, tokenizer = load_student(args.model, len(labels), seed=0)
+        ids = encode(tokenizer, [r["text"] for r in picked], max_length)
+        lengths = [len(x) for x in ids]
+        run = {"mean_tokens": round(float(np.mean(lengths)), 1)}
+        warm = args.batch_size * 2  # first steps allocate: keep them out of both timings
+        train(model, lengths[:warm], classification_losses(model, tokenizer, ids, targets),
+              {**student, "length_bucketing": False}, epochs=1, seed=0)
+        for bucketing in (False, True):
+            batches = list(training_batches(lengths, args.batch_size, bucketing,
+                                            np.random.default_rng(0)))
+            log = train(model, lengths, classification_losses(model, tokenizer, ids, targets),
+                        {**student, "length_bucketing": bucketing}, epochs=1, seed=0)
+            name = "bucketed" if bucketing else "shuffled"
+            run[f"train_{name}"] = {"examples_per_s": round(args.n / log.wall_s, 2),
+                                    "padding_share": padding_share(lengths, batches)}
+        for name, order in (("input_order", np.arange(args.n)),
+                            ("length_sorted", np.argsort(lengths, kind="stable"))):
+            predict_seconds(model, tokenizer, ids, order[:8], 64)  # warm-up
+            seconds = predict_seconds(model, tokenizer, ids, order, 64)
+            batches = [order[i:i + 64] for i in range(0, args.n, 64)]
+            run[f"predict_{name}"] = {"examples_per_s": round(args.n / seconds, 2),
+                                      "padding_share": padding_share(lengths, batches)}
+        run["train_bucketed_speedup"] = round(run["train_bucketed"]["examples_per_s"]
+                                              / run["train_shuffled"]["examples_per_s"], 2)
+        run["predict_sorted_speedup"] = round(run["predict_length_sorted"]["examples_per_s"]
+                                              / run["predict_input_order"]["examples_per_s"], 2)
+        report["runs"][f"max_length_{max_length}"] = run
+    write_json(args.out, report)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
