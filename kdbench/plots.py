@@ -44,14 +44,15 @@ def plot_reliability(rows: list[dict], path: str, title: str) -> None:
     _save(fig, path)
 
 
-def plot_llkd_selection(log: list[dict], path: str) -> None:
+def plot_llkd_selection(log: list[dict], path: str, note: str) -> None:
     steps = [e["step"] for e in log]
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(steps, [e["teacher_threshold"] for e in log], label="teacher-confidence threshold")
     ax.plot(steps, [e["student_threshold"] for e in log], label="student-uncertainty threshold")
     ax.plot(steps, [len(e["selected"]) / e["batch"] for e in log], ".", alpha=0.6,
             label="fraction of batch selected")
-    ax.set(xlabel="training step", ylim=(0, 1), title="LLKD: global thresholds and selection")
+    ax.set(xlabel="training step", ylim=(0, 1),
+           title=f"LLKD: global thresholds and selection ({note})")
     ax.legend(loc="lower right", fontsize=8)
     _save(fig, path)
 
@@ -59,11 +60,13 @@ def plot_llkd_selection(log: list[dict], path: str) -> None:
 def plot_accuracy_vs_data(rows: list[dict], path: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for row in rows:
-        ax.scatter(row["train_examples"], row["accuracy"])
+        ax.errorbar(row["train_examples"], row["accuracy"], yerr=row.get("accuracy_std", 0.0),
+                    fmt="o", capsize=3)
         ax.annotate(row["name"], (row["train_examples"], row["accuracy"]), fontsize=8,
                     textcoords="offset points", xytext=(5, 3))
     ax.set(xlabel="examples the student trained on (LLKD: unique selected)",
-           ylabel="test accuracy", ylim=(0, 1), title="Accuracy vs data used")
+           ylabel="test accuracy (mean ± std over seeds)", ylim=(0, 1),
+           title="Accuracy vs data used")
     _save(fig, path)
 
 

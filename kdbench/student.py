@@ -57,6 +57,8 @@ def load_student(model_name: str, num_labels: int, seed: int):
 
 def encode(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
     """Token ids of each text, truncated; tokenized once, padded per batch by `collate`."""
+    if not texts:  # a filter may leave nothing to train on; tokenizers refuse an empty batch
+        return []
     return tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
 
 

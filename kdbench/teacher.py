@@ -79,7 +79,8 @@ def pick_demonstrations(labeled: list[dict], labels: list[str], shots_per_class:
 
 
 class Scorer(Protocol):
-    def score(self, prefix: str, queries: list[str], continuations: list[str]) -> np.ndarray:
+    def score(self, prefix: str, queries: list[str], continuations: list[str],
+              progress: bool = False) -> np.ndarray:
         """Summed log-probability of each continuation after prefix + query: shape (N, C)."""
 
 

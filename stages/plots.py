@@ -1,5 +1,6 @@
-"""Draw the run's figures: teacher reliability, LLKD thresholds over training, accuracy vs data
-used, MCKD label quality per stage. PNGs for reading offline, JSON series for `dvc plots`."""
+"""Draw the run's figures: teacher reliability (test predictions of every seed pooled), LLKD
+thresholds over training (first seed), accuracy vs data used and MCKD label quality per stage
+(means over seeds). PNGs for reading offline, JSON series for `dvc plots`."""
 
 import argparse
 from pathlib import Path
@@ -23,9 +24,7 @@ from kdbench.plots import (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--prepared", default="data/prepared")
-    parser.add_argument("--teacher", default="data/teacher")
-    parser.add_argument("--llkd-log", default="data/students/llkd/selection_log.jsonl")
+    parser.add_argument("--data", default="data", help="folder of the seed folders seed<N>")
     parser.add_argument("--metrics", default="metrics/classification.json")
     parser.add_argument("--out", default="metrics/plots")
     args = parser.parse_args()
@@ -34,24 +33,30 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     metrics = read_json(args.metrics)
 
-    gold = {r["id"]: r["label"] for r in read_jsonl(f"{args.prepared}/test.jsonl")}
-    teacher = read_jsonl(f"{args.teacher}/test.jsonl")
-    bins = reliability_bins(np.array([max(r["probs"]) for r in teacher]),
-                            np.array([r["label"] == gold[r["id"]] for r in teacher]))
+    confidence, correct = [], []
+    for seed in params["seeds"]:
+        gold = {r["id"]: r["label"]
+                for r in read_jsonl(f"{args.data}/seed{seed}/prepared/test.jsonl")}
+        for r in read_jsonl(f"{args.data}/seed{seed}/teacher/test.jsonl"):
+            confidence.append(max(r["probs"]))
+            correct.append(r["label"] == gold[r["id"]])
+    bins = reliability_bins(np.array(confidence), np.array(correct))
     ece = expected_calibration_error(bins)
     write_json(out / "teacher_reliability.json", bins)
     plot_reliability(bins, str(out / "teacher_reliability.png"),
-                     f"Teacher on the test split (ECE {ece:.3f})")
+                     f"Teacher on the test splits of {len(params['seeds'])} seeds (ECE {ece:.3f})")
 
-    log = read_jsonl(args.llkd_log)
+    first = params["seeds"][0]
+    log = read_jsonl(f"{args.data}/seed{first}/students/llkd/selection_log.jsonl")
     write_json(out / "llkd_selection.json", [
         {"step": e["step"], "teacher_threshold": e["teacher_threshold"],
          "student_threshold": e["student_threshold"],
          "selected_fraction": round(len(e["selected"]) / e["batch"], 4)} for e in log])
-    plot_llkd_selection(log, str(out / "llkd_selection.png"))
+    plot_llkd_selection(log, str(out / "llkd_selection.png"), f"seed {first}")
 
     names = [k.removesuffix("_train_examples") for k in metrics if k.endswith("_train_examples")]
     rows = [{"name": n, "accuracy": metrics[f"{n}_accuracy"],
+             "accuracy_std": metrics[f"{n}_accuracy_std"],
              "train_examples": metrics[f"{n}_train_examples"]} for n in names]
     write_json(out / "accuracy_vs_data.json", rows)
     plot_accuracy_vs_data(rows, str(out / "accuracy_vs_data.png"))

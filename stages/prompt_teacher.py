@@ -1,6 +1,6 @@
-"""Few-shot prompt the LLM teacher: a label distribution for every unlabeled and test example."""
+"""Few-shot prompt the LLM teacher: a label distribution for every unlabeled and test example.
+The pseudolabeled pool is trainsets/vanilla_kd.jsonl: every distillation method starts from it."""
 
-import argparse
 import time
 from collections import Counter
 
@@ -8,7 +8,7 @@ import numpy as np
 
 from kdbench.errors import report_errors
 from kdbench.io import read_json, read_jsonl, write_json, write_jsonl
-from kdbench.params import load_params
+from kdbench.params import load_params, stage_parser
 from kdbench.student import prediction_rows
 from kdbench.teacher import (
     COLLAPSE_FRACTION,
@@ -23,19 +23,16 @@ from kdbench.teacher import (
 
 @report_errors
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--prepared", default="data/prepared")
-    parser.add_argument("--out", default="data/teacher")
-    args = parser.parse_args()
+    args = stage_parser(__doc__).parse_args()
+    prepared = f"{args.dir}/prepared"
     params = load_params(args.params)
     teacher = params["teacher"]
-    labels = read_json(f"{args.prepared}/labels.json")["labels"]
-    labeled = read_jsonl(f"{args.prepared}/labeled.jsonl")
-    unlabeled = read_jsonl(f"{args.prepared}/unlabeled.jsonl")
-    test = read_jsonl(f"{args.prepared}/test.jsonl")
+    labels = read_json(f"{prepared}/labels.json")["labels"]
+    labeled = read_jsonl(f"{prepared}/labeled.jsonl")
+    unlabeled = read_jsonl(f"{prepared}/unlabeled.jsonl")
+    test = read_jsonl(f"{prepared}/test.jsonl")
     spec = PromptSpec.from_params(teacher, labels)
-    demos = pick_demonstrations(labeled, labels, teacher["shots_per_class"], params["seed"])
+    demos = pick_demonstrations(labeled, labels, teacher["shots_per_class"], args.seed)
 
     # The labeled pool minus the demonstrations is gold the teacher has not seen: a dev set.
     dev = [r for r in labeled if r["id"] not in {d["id"] for d in demos}]
@@ -74,9 +71,9 @@ def main() -> None:
     if info["majority_label_fraction"] > COLLAPSE_FRACTION:
         print(f"prompt_teacher: warning: {info['majority_label_fraction']:.0%} of pseudolabels are "
               "one label: the teacher has collapsed; try teacher.calibrate or other shots")
-    write_jsonl(f"{args.out}/unlabeled.jsonl", trainset)
-    write_jsonl(f"{args.out}/test.jsonl", test_rows)
-    write_json(f"{args.out}/info.json", info)
+    write_jsonl(f"{args.dir}/trainsets/vanilla_kd.jsonl", trainset)
+    write_jsonl(f"{args.dir}/teacher/test.jsonl", test_rows)
+    write_json(f"{args.dir}/teacher/info.json", info)
     print(f"prompt_teacher: {len(texts)} examples in {info['wall_s']} s; dev accuracy "
           f"(labeled pool minus demonstrations) {info['dev_accuracy_uncalibrated']} raw, "
           f"{info['dev_accuracy_calibrated']} calibrated; pseudolabel accuracy on the pool "

@@ -1,38 +1,35 @@
 """MCKD pair stage: train a fresh student on partition k's current labels, then label every
 partition it did not see (and the test split, for the per-stage curve)."""
 
-import argparse
-
 from kdbench.errors import report_errors
 from kdbench.io import read_json, read_jsonl, read_labeled, write_json, write_jsonl
 from kdbench.mckd import unseen_ids
-from kdbench.params import load_params
+from kdbench.params import load_params, stage_parser
 from kdbench.student import fit_and_predict
 
 
 @report_errors
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--prepared", default="data/prepared")
-    parser.add_argument("--labels", required=True, help="trainset with the previous stage's labels")
-    parser.add_argument("--partitions", default="data/mckd/partitions.json")
+    parser = stage_parser(__doc__)
+    parser.add_argument("--stage", required=True, help="the pair stage's id: mckd/<stage>/")
+    parser.add_argument("--labels", required=True,
+                        help="trainset with the previous stage's labels, inside --dir")
     parser.add_argument("--part", type=int, required=True)
-    parser.add_argument("--out", required=True)
     args = parser.parse_args()
     params = load_params(args.params)
-    labels = read_json(f"{args.prepared}/labels.json")["labels"]
-    by_id = {r["id"]: r for r in read_labeled(args.labels, labels)}
-    partitions = read_json(args.partitions)["partitions"]
+    labels = read_json(f"{args.dir}/prepared/labels.json")["labels"]
+    by_id = {r["id"]: r for r in read_labeled(f"{args.dir}/{args.labels}", labels)}
+    partitions = read_json(f"{args.dir}/mckd/partitions.json")["partitions"]
     train_rows = [by_id[i] for i in partitions[args.part]]
     others = [by_id[i] for i in unseen_ids(partitions, args.part)]
-    test = read_jsonl(f"{args.prepared}/test.jsonl")
+    test = read_jsonl(f"{args.dir}/prepared/test.jsonl")
     predictions, info = fit_and_predict(train_rows, labels, params["student"],
-                                        params["student"]["epochs"], params["seed"],
+                                        params["student"]["epochs"], args.seed,
                                         {"unseen": others, "test": test})
-    write_jsonl(f"{args.out}/predictions.jsonl", predictions["unseen"])
-    write_jsonl(f"{args.out}/test_predictions.jsonl", predictions["test"])
-    write_json(f"{args.out}/info.json", {"part": args.part, **info})
+    out = f"{args.dir}/mckd/{args.stage}/students/p{args.part}"
+    write_jsonl(f"{out}/predictions.jsonl", predictions["unseen"])
+    write_jsonl(f"{out}/test_predictions.jsonl", predictions["test"])
+    write_json(f"{out}/info.json", {"part": args.part, **info})
     print(f"train_student_k: part {args.part}: {info}")
 
 

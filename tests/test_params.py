@@ -133,7 +133,7 @@ def test_missing_params_file(tmp_path):
 
 def test_invalid_yaml(tmp_path):
     path = tmp_path / "params.yaml"
-    path.write_text("seed: 0\ndata: [unclosed\n  source: bbc\n", encoding="utf-8")
+    path.write_text("seeds: [0]\ndata: [unclosed\n  source: bbc\n", encoding="utf-8")
     assert_one_line_error(path, "not valid YAML", str(path))
 
 

@@ -41,6 +41,7 @@ def project(tmp_path_factory, tiny_teacher_dir, tiny_student_dir):
         else:
             shutil.copy(src, path / name)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["seeds"] = [0, 1]
     params["data"].update(n_labeled=10, n_unlabeled=24, n_test=10)
     params["teacher"].update(model=str(tiny_teacher_dir), shots_per_class=1, shot_words=8,
                              input_words=12)
@@ -63,29 +64,36 @@ def test_repro_writes_every_row_and_a_table(project):
         assert 0.0 <= metrics[f"{row}_macro_f1"] <= 1.0
     assert metrics["mckd3_stages"] == 3 and metrics["mckd2_stages"] == 2
     assert metrics["teacher_collapsed"] == int(metrics["teacher_majority_label_fraction"] > 0.9)
-    assert metrics["supervised_train_examples"] == 34
+    assert metrics["supervised_train_examples"] == 34 and metrics["seeds"] == 2
+    # The summary is the mean (and sample std) of the per-seed metrics.
+    seeds = [json.loads((path / f"metrics/seeds/seed{s}.json").read_text()) for s in (0, 1)]
+    for key in ("llkd_accuracy", "teacher_macro_f1", "mckd_s1_label_accuracy"):
+        a, b = seeds[0][key], seeds[1][key]
+        assert metrics[key] == pytest.approx((a + b) / 2, abs=1e-4)
+        assert metrics[f"{key}_std"] == pytest.approx(abs(a - b) / 2 ** 0.5, abs=1e-4)
     for figure in ("teacher_reliability", "llkd_selection", "accuracy_vs_data", "mckd_stages"):
         assert (path / f"metrics/plots/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     table = (path / "metrics/classification.md").read_text()
-    assert "LLKD" in table and "MCKD, 3 stages" in table
+    assert "LLKD" in table and "MCKD, 3 stages" in table and " ± " in table
 
 
 def test_random_subset_matches_llkd_size_and_log_covers_every_step(project):
     path, _ = project
-    info = json.loads((path / "data/students/llkd/info.json").read_text())
-    log = [json.loads(line) for line in (path / "data/students/llkd/selection_log.jsonl").open()]
+    info = json.loads((path / "data/seed0/students/llkd/info.json").read_text())
+    log = [json.loads(line)
+           for line in (path / "data/seed0/students/llkd/selection_log.jsonl").open()]
     assert len(log) == info["steps"] == 3  # 24 examples, batch 8, 1 epoch
     assert {i for step in log for i in step["selected"]} == set(info["selected_ids"])
-    subset = (path / "data/subsets/random_subset.jsonl").read_text().splitlines()
+    subset = (path / "data/seed0/trainsets/random_subset.jsonl").read_text().splitlines()
     assert len(subset) == info["unique_selected"]
 
 
 def test_mckd_students_never_label_what_they_trained_on(project):
     path, _ = project
-    partitions = json.loads((path / "data/mckd/partitions.json").read_text())["partitions"]
+    partitions = json.loads((path / "data/seed1/mckd/partitions.json").read_text())["partitions"]
     for stage in ("s1", "s2"):
         for k, own in enumerate(partitions):
-            rows = (path / f"data/mckd/{stage}/students/p{k}/predictions.jsonl").open()
+            rows = (path / f"data/seed1/mckd/{stage}/students/p{k}/predictions.jsonl").open()
             labeled = {json.loads(line)["id"] for line in rows}
             assert labeled and not labeled & set(own)
             assert labeled == {i for j, p in enumerate(partitions) if j != k for i in p}
@@ -106,11 +114,11 @@ def test_student_change_keeps_teacher_cached_and_teacher_change_does_not(project
         params["student"]["lr"] = 2e-4
         (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         changed = json.loads(dvc("status", "--json", cwd=path).stdout)
-        assert "train_student@sft" in changed and "select_llkd" in changed
-        assert "prompt_teacher" not in changed and "prepare" not in changed
+        assert {"train_student@0-sft", "train_final@1-final0", "select_llkd@1"} <= set(changed)
+        assert not [name for name in changed if name.startswith(("prompt_teacher", "prepare"))]
         params["teacher"]["shots_per_class"] = 2
         (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        assert "prompt_teacher" in json.loads(dvc("status", "--json", cwd=path).stdout)
+        assert "prompt_teacher@1" in json.loads(dvc("status", "--json", cwd=path).stdout)
     finally:
         (path / "params.yaml").write_text(original)
 
@@ -120,8 +128,8 @@ def test_bad_param_stops_a_stage_with_one_line(project):
     bad = yaml.safe_load((path / "params.yaml").read_text())
     bad["llkd"]["momentum"] = 1.5
     (path / "bad.yaml").write_text(yaml.safe_dump(bad))
-    result = run([sys.executable, "stages/prepare.py", "--params", "bad.yaml", "--out", "x"],
-                 path, check=False)
+    result = run([sys.executable, "stages/prepare.py", "--params", "bad.yaml", "--seed", "0",
+                  "--dir", "x"], path, check=False)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: params: llkd.momentum = 1.5; expected float in [0.0, 1.0]"]
@@ -134,7 +142,7 @@ def test_killed_stage_leaves_no_temp_file_and_is_rerun_alone(project):
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "dvc", "repro", "--force", "--single-item",
-         "train_student@supervised"], cwd=path, env=env, stdout=subprocess.PIPE,
+         "train_student@0-supervised"], cwd=path, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, start_new_session=True)
     for line in proc.stdout:
         if "Running stage" in line:
@@ -144,13 +152,14 @@ def test_killed_stage_leaves_no_temp_file_and_is_rerun_alone(project):
     proc.wait()
     assert not list((path / "data").rglob("*.tmp"))
     changed = json.loads(dvc("status", "--json", cwd=path).stdout)
-    assert set(changed) == {"train_student@supervised", "evaluate"}
+    # plots reads every seed's folder, so it waits too; the other seed is untouched.
+    assert set(changed) == {"train_student@0-supervised", "evaluate@0", "plots"}
     rerun = dvc("repro", cwd=path).stdout
     # DVC's run cache restores the killed stage's outputs from its earlier identical run;
     # every other stage is untouched, and the project is whole again.
     acted = [line for line in rerun.splitlines()
              if line.startswith(("Running stage", "Stage")) and "didn't change" not in line]
-    assert acted == ["Stage 'train_student@supervised' is cached - skipping run, "
+    assert acted == ["Stage 'train_student@0-supervised' is cached - skipping run, "
                      "checking out outputs"]
     assert json.loads(dvc("status", "--json", cwd=path).stdout) == {}
 
@@ -159,15 +168,15 @@ def test_same_params_and_seed_give_identical_results(project):
     path, _ = project
 
     def snapshot() -> dict:
-        metrics = json.loads((path / "metrics/classification.json").read_text())
-        files = sorted((path / "data").rglob("*.jsonl"))  # every data file but timing info
+        metrics = json.loads((path / "metrics/seeds/seed1.json").read_text())
+        files = sorted((path / "data/seed1").rglob("*.jsonl"))  # every data file but timings
         return {
-            "metrics": {k: v for k, v in metrics.items() if not k.endswith("wall_s")},
+            "metrics": {k: v for k, v in metrics.items() if "wall_s" not in k},
             "files": {str(f.relative_to(path)): f.read_text() for f in files},
         }
 
     before = snapshot()
-    dvc("repro", "--force", cwd=path)
+    dvc("repro", "--force", "evaluate@1", cwd=path)  # one seed's whole chain, run again
     after = snapshot()
     assert after["metrics"] == before["metrics"]
     assert after["files"].keys() == before["files"].keys()
