@@ -2,55 +2,29 @@
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "DVC_NO_ANALYTICS": "1",
-           "PYTHONPATH": str(cwd),
-           # the stages run `python`: make it this interpreter
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{cmd} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
-
-
-def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    return run([sys.executable, "-m", "dvc", *args], cwd, check)
+from kdbench.project import dvc, environment, run, scratch_project
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, tiny_teacher_dir, tiny_student_dir):
-    """A copy of the project with tiny params, after one full `dvc repro`."""
-    path = tmp_path_factory.mktemp("project")
-    for name in ("dvc.yaml", "stages", "kdbench"):
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, path / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, path / name)
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["seeds"] = [0, 1]
-    params["data"].update(n_labeled=10, n_unlabeled=24, n_test=10)
-    params["teacher"].update(model=str(tiny_teacher_dir), shots_per_class=1, shot_words=8,
-                             input_words=12)
-    params["student"].update(model=str(tiny_student_dir), max_length=32, batch_size=8,
-                             epochs=1, eval_batch_size=16)
-    params["sft"]["epochs"] = 1
-    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "init", "-q"], path)
-    dvc("init", "-q", cwd=path)
+    """A copy of the project with tiny params and two seeds, after one full `dvc repro`."""
+    path = scratch_project(tmp_path_factory.mktemp("scratch") / "project", {
+        "seeds": [0, 1],
+        "data": {"n_labeled": 10, "n_unlabeled": 24, "n_test": 10},
+        "teacher": {"model": str(tiny_teacher_dir), "shots_per_class": 1, "shot_words": 8,
+                    "input_words": 12},
+        "student": {"model": str(tiny_student_dir), "max_length": 32, "batch_size": 8,
+                    "epochs": 1, "eval_batch_size": 16},
+        "sft": {"epochs": 1},
+    })
     result = dvc("repro", cwd=path)
     return path, result
 
@@ -138,11 +112,9 @@ def test_bad_param_stops_a_stage_with_one_line(project):
 
 def test_killed_stage_leaves_no_temp_file_and_is_rerun_alone(project):
     path, _ = project
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(path),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "dvc", "repro", "--force", "--single-item",
-         "train_student@0-supervised"], cwd=path, env=env, stdout=subprocess.PIPE,
+         "train_student@0-supervised"], cwd=path, env=environment(path), stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, start_new_session=True)
     for line in proc.stdout:
         if "Running stage" in line:
