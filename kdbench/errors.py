@@ -1,8 +1,11 @@
 """The one error type a user sees: a single line naming the problem and what is allowed."""
 
 import functools
+import resource
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 class KDBenchError(Exception):
@@ -10,14 +13,19 @@ class KDBenchError(Exception):
 
 
 def report_errors(main: Callable[[], None]) -> Callable[[], None]:
-    """Run a stage's main; a KDBenchError becomes one line on stderr and exit status 2."""
+    """Run a stage's main; a KDBenchError becomes one line on stderr and exit status 2.
+    A stage that finishes logs its wall time and the process's peak memory."""
 
     @functools.wraps(main)
     def wrapper() -> None:
+        start = time.time()
         try:
             main()
         except KDBenchError as err:
             print(f"error: {err}", file=sys.stderr)
             sys.exit(2)
+        peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+        print(f"{Path(sys.argv[0]).stem}: done in {time.time() - start:.1f} s, "
+              f"peak memory {peak_gib:.2f} GiB", flush=True)
 
     return wrapper
