@@ -189,13 +189,14 @@ def _cleaned(tree: Tree) -> Tree:
     return result
 
 
-def _escape(word: str) -> str:
+def escape_word(word: str) -> str:
+    """A word as the bracket format writes it: `(` and `)` as their Penn escapes."""
     return word.replace("(", "-LRB-").replace(")", "-RRB-")
 
 
 def _unlabeled(tree: Tree) -> str:
     if tree.word is not None:
-        return f"( {_escape(tree.word)} )"
+        return f"( {escape_word(tree.word)} )"
     if len(tree.children) == 1:
         return _unlabeled(tree.children[0])
     return "( " + " ".join(_unlabeled(child) for child in tree.children) + " )"
@@ -330,7 +331,7 @@ def right_branching(sentence_words: Sequence[str]) -> str:
     if not sentence_words:
         raise KDBenchError("right-branching baseline needs at least one word")
     # Built from the last word back, so long sentences need no recursion.
-    out = f"( {_escape(sentence_words[-1])} )"
+    out = f"( {escape_word(sentence_words[-1])} )"
     for word in reversed(sentence_words[:-1]):
-        out = f"( ( {_escape(word)} ) {out} )"
+        out = f"( ( {escape_word(word)} ) {out} )"
     return out

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-from kdbench.constituency import _escape
+from kdbench.constituency import escape_word
 from kdbench.errors import KDBenchError
 from kdbench.slot_tagging import read_tags
 
@@ -59,7 +59,7 @@ class BracketGrammar:
         spaced = [w for w in words if not w or _ASCII_SPACE & set(w)]
         if spaced:
             raise KDBenchError(f"words must be non-empty and without spaces: {spaced}")
-        self.units = [" " + _escape(w) for w in words]
+        self.units = [" " + escape_word(w) for w in words]
         self.min_children = 1 if unary else 2
         self.max_depth = len(words) + 1 if max_depth is None else max_depth
         if self.max_depth < 2:

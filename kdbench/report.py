@@ -3,16 +3,6 @@
 import numpy as np
 from tabulate import tabulate
 
-COLUMNS = [
-    ("method", "method"),
-    ("accuracy", "accuracy"),
-    ("macro_f1", "macro-F1"),
-    ("gold_labels", "gold labels"),
-    ("train_examples", "train examples"),
-    ("data_usage", "pool used"),
-    ("wall_s", "wall s"),
-]
-
 
 def flat_metrics(rows: list[dict]) -> dict:
     """{'<row>_<metric>': value} for every numeric field of every row."""
@@ -24,7 +14,8 @@ def flat_metrics(rows: list[dict]) -> dict:
     return flat
 
 
-def markdown_table(rows: list[dict], columns: list[tuple[str, str]] = COLUMNS) -> str:
+def markdown_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    """A GitHub table of the (key, title) columns; None shows as '-'."""
     body = [[_cell(row.get(key)) for key, _ in columns] for row in rows]
     return tabulate(body, headers=[title for _, title in columns], tablefmt="github")
 

@@ -3,7 +3,7 @@ import random
 import pytest
 import torch
 
-from kdbench.constituency import _escape, read_unlabeled
+from kdbench.constituency import escape_word, read_unlabeled
 from kdbench.errors import KDBenchError
 from kdbench.generation import BracketGrammar, TagGrammar, generate, output_ids
 from kdbench.slot_tagging import read_tags
@@ -108,7 +108,7 @@ def test_random_model_trees_are_well_formed(tiny_causal_lm, tokenizer):
                    [BracketGrammar(s, unary=i % 2 == 0) for i, s in enumerate(sentences)])
     for words, gen in zip(sentences, out, strict=True):
         reading = read_unlabeled(gen.text, len(words))
-        assert reading is not None and reading.words == [_escape(w) for w in words], gen.text
+        assert reading is not None and reading.words == [escape_word(w) for w in words], gen.text
         assert gen.text.startswith("( ") and gen.text.count("(") == gen.text.count(")")
         assert output_ids(tokenizer, gen.text) == gen.token_ids
         # Unit by unit, the ids are those of the whole string.
