@@ -16,11 +16,14 @@ Sources:
 
 import random
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from kdbench.constituency import PUNCT_TAGS, Tree, clean, read_tree_file, tags, to_unlabeled, words
 from kdbench.errors import KDBenchError
+
+T = TypeVar("T")
 
 # This project's choice: titles, section headings and citation lines are not sentences (CRAFT's
 # headings are mostly one or two nouns such as "Results"), so they are dropped by default.
@@ -288,28 +291,43 @@ def generate_treebank(n: int, seed: int, *, sentences_per_article: int = 20,
         raise KDBenchError(f"word limits {min_words}..{max_words}: expected "
                            "1 <= min_words <= max_words")
     rng = random.Random(seed)
-    rows: list[dict] = []
-    seen: set[str] = set()
-    # Rejections (length, duplicates) are common but bounded: give up rather than loop forever
-    # when n is beyond what the grammar can produce within the limits.
-    attempts = 0
-    while len(rows) < n:
-        attempts += 1
-        if attempts > 50 * n + 1000:
-            raise KDBenchError(f"only {len(rows)} distinct sentences of {min_words} to "
-                               f"{max_words} words after {attempts - 1} draws: asked for {n}")
+
+    def draw() -> tuple[str, Tree] | None:
         try:
             # The budget counts the final period too.
             (tree,) = _expand("S:top", rng, [max_words + 1], 0)
         except _Rejected:
-            continue
-        sentence = " ".join(words(tree))
-        if not min_words <= _content_words(tags(tree)) <= max_words or sentence in seen:
-            continue
-        seen.add(sentence)
-        doc, number = divmod(len(rows), sentences_per_article)
+            return None
+        if not min_words <= _content_words(tags(tree)) <= max_words:
+            return None
+        return " ".join(words(tree)), tree
+
+    trees = _draw_distinct(n, draw, f"sentences of {min_words} to {max_words} words")
+    rows = []
+    for index, tree in enumerate(trees):
+        doc, number = divmod(index, sentences_per_article)
         rows.append(_parse_row(tree, f"gen{doc:05d}-{number + 1}", f"gen{doc:05d}"))
     return rows
+
+
+def _draw_distinct(n: int, draw: Callable[[], tuple[str, T] | None], what: str) -> list[T]:
+    """n items from draw() with distinct keys; draw returns (key, item), or None to reject.
+    Rejections (length, duplicates) are common but bounded: give up rather than loop forever
+    when n is beyond what the generator can produce."""
+    items: list[T] = []
+    seen: set[str] = set()
+    attempts = 0
+    while len(items) < n:
+        attempts += 1
+        if attempts > 50 * n + 1000:
+            raise KDBenchError(f"only {len(items)} distinct {what} after {attempts - 1} draws: "
+                               f"asked for {n}")
+        drawn = draw()
+        if drawn is None or drawn[0] in seen:
+            continue
+        seen.add(drawn[0])
+        items.append(drawn[1])
+    return items
 
 
 # ATIS-style queries: lowercase words, slot types named as in ATIS. A template is words and
@@ -416,21 +434,13 @@ def generate_slot_tagging(n: int, seed: int) -> list[dict]:
     if n < 1:
         raise KDBenchError(f"n is {n}: expected at least 1")
     rng = random.Random(seed)
-    rows: list[dict] = []
-    seen: set[str] = set()
-    attempts = 0
-    while len(rows) < n:
-        attempts += 1
-        if attempts > 50 * n + 1000:
-            raise KDBenchError(f"only {len(rows)} distinct queries after {attempts - 1} draws: "
-                               f"asked for {n}")
+
+    def draw() -> tuple[str, tuple[list[str], list[str]]]:
         sentence, bio = _fill(rng.choice(_TEMPLATES), rng)
-        text = " ".join(sentence)
-        if text in seen:
-            continue
-        seen.add(text)
-        rows.append({"id": f"slot-{len(rows) + 1}", "words": sentence, "target": " ".join(bio)})
-    return rows
+        return " ".join(sentence), (sentence, bio)
+
+    return [{"id": f"slot-{k + 1}", "words": sentence, "target": " ".join(bio)}
+            for k, (sentence, bio) in enumerate(_draw_distinct(n, draw, "queries"))]
 
 
 def tag_set(rows: Sequence[dict]) -> list[str]:

@@ -1,6 +1,7 @@
 """Shared fixtures: tiny models built from configs (fast, offline), saved like real ones."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -11,6 +12,16 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+CRAFT_TREES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "craft" / "trees"
+
+
+@pytest.fixture
+def craft_trees() -> Path:
+    """The shared CRAFT treebank (given to developers and CI, never copied into the project)."""
+    if not CRAFT_TREES.is_dir():
+        pytest.skip(f"CRAFT trees not found at {CRAFT_TREES}")
+    return CRAFT_TREES
 
 
 @pytest.fixture(scope="session")

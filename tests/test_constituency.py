@@ -1,4 +1,3 @@
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,6 @@ from kdbench.constituency import (
     words,
 )
 from kdbench.errors import KDBenchError
-
-CRAFT_TREES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "craft" / "trees"
 
 # The worked example of docs/methods.md.
 GOLD = ("(S (NP (DT The) (JJ little) (NN dog))"
@@ -244,9 +241,8 @@ def test_read_tree_file_rejects_non_utf8_and_missing(tmp_path):
         read_tree_file(tmp_path / "missing.tree")
 
 
-@pytest.mark.skipif(not CRAFT_TREES.is_dir(), reason="CRAFT treebank not present")
-def test_craft_trees_round_trip_through_the_unlabeled_format():
-    path = sorted(CRAFT_TREES.glob("*.tree"))[0]
+def test_craft_trees_round_trip_through_the_unlabeled_format(craft_trees):
+    path = sorted(craft_trees.glob("*.tree"))[0]
     trees = read_tree_file(path)
     # The README promises one tree per line.
     lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]

@@ -15,8 +15,6 @@ from kdbench.seqdata import (
 )
 from kdbench.slot_tagging import chunks
 
-CRAFT_TREES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "craft" / "trees"
-
 TRACED = ("( (S (NP-SBJ-1 (DT The) (NN cell)) (VP (VBD was) (VP (VBN stained) (NP-1 (-NONE- *))"
           " (PP-LOC (IN in) (NP (NN vitro))))) (. .)) )")
 HEADING = "( (HEADING (NP (NN Results) (CC and) (NN Discussion))) )"
@@ -100,12 +98,10 @@ def test_load_treebank_nothing_left(treebank_dir):
         load_treebank(treebank_dir, min_words=0)
 
 
-def test_load_treebank_on_craft_slice(tmp_path):
-    if not CRAFT_TREES.is_dir():
-        pytest.skip(f"CRAFT trees not found at {CRAFT_TREES}")
-    names = sorted(p.name for p in CRAFT_TREES.glob("*.tree"))[:2]
+def test_load_treebank_on_craft_slice(tmp_path, craft_trees):
+    names = sorted(p.name for p in craft_trees.glob("*.tree"))[:2]
     for name in names:
-        (tmp_path / name).symlink_to(CRAFT_TREES / name)
+        (tmp_path / name).symlink_to(craft_trees / name)
     counts: dict[str, int] = {}
     rows = load_treebank(tmp_path, min_words=2, max_words=40, counts=counts)
     dropped = sum(v for k, v in counts.items() if k.startswith("dropped_"))
