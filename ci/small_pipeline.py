@@ -1,8 +1,9 @@
 """Run the small pipeline CI can afford and check it with the regression gate.
 
 This repository's dvc.yaml with the real models on tiny sizes (ci/small_params.yaml overrides
-params.yaml) runs with `dvc repro` in a scratch copy; its metrics are compared with the committed
-baseline ci/baseline.json under gate.yaml. Exit 1 when a metric regressed.
+params.yaml) runs with `dvc repro` in a scratch copy; each benchmark's metrics are compared with
+its committed baseline (ci/baseline.json: classification, ci/baseline_sequence.json: sequence)
+under gate.yaml. Exit 1 when a metric regressed.
 
     python ci/small_pipeline.py                      # run + gate
     python ci/small_pipeline.py --write-baseline     # run, then make this run the baseline
@@ -21,12 +22,13 @@ import yaml
 from kdbench.errors import report_errors
 from kdbench.project import ROOT, dvc, scratch_project
 
+BASELINES = {"classification": "ci/baseline.json", "sequence": "ci/baseline_sequence.json"}
+
 
 @report_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default=str(ROOT / "ci/small_params.yaml"))
-    parser.add_argument("--baseline", default=str(ROOT / "ci/baseline.json"))
     parser.add_argument("--rules", default=str(ROOT / "gate.yaml"))
     parser.add_argument("--out", default=str(ROOT / "ci/last_run"),
                         help="where the run's metrics are copied")
@@ -39,18 +41,22 @@ def main() -> None:
         dvc("repro", cwd=project)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        for name in ("classification.json", "classification.md"):
-            shutil.copy(project / "metrics" / name, out / name)
+        for benchmark in BASELINES:
+            for suffix in (".json", ".md"):
+                shutil.copy(project / "metrics" / f"{benchmark}{suffix}", out)
     print(f"small pipeline: dvc repro in {time.time() - start:.0f} s")
-    print((out / "classification.md").read_text(encoding="utf-8"))
-    if args.write_baseline:
-        shutil.copy(out / "classification.json", args.baseline)
-        print(f"wrote {args.baseline}")
-        return
-    gate = subprocess.run([sys.executable, "-m", "kdbench.gate", "--current",
-                           str(out / "classification.json"), "--baseline", args.baseline,
-                           "--rules", args.rules])
-    sys.exit(gate.returncode)
+    failed = False
+    for benchmark, baseline in BASELINES.items():
+        print((out / f"{benchmark}.md").read_text(encoding="utf-8"))
+        if args.write_baseline:
+            shutil.copy(out / f"{benchmark}.json", ROOT / baseline)
+            print(f"wrote {baseline}")
+            continue
+        gate = subprocess.run([sys.executable, "-m", "kdbench.gate", "--current",
+                               str(out / f"{benchmark}.json"), "--baseline",
+                               str(ROOT / baseline), "--rules", args.rules])
+        failed |= gate.returncode != 0
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,13 @@
 The pseudolabeled pool is split once into K disjoint partitions, reused at every stage. At a pair
 stage the student of partition k trains on k and labels every partition it did not see; the new
 labels replace the old ones. With K > 2 a partition is labeled by K-1 students: their class
-probabilities are averaged (a choice of this project; the paper has K = 2).
+probabilities are averaged (classification), or the output with the highest confidence is kept
+(sequences); both are choices of this project, the paper has K = 2.
 """
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -29,27 +32,47 @@ def unseen_ids(partitions: list[list[str]], part: int) -> list[str]:
     return [i for k, members in enumerate(partitions) if k != part for i in members]
 
 
-def combine_relabels(partitions: list[list[str]],
-                     predictions: dict[int, list[dict]]) -> dict[str, np.ndarray]:
-    """New label distribution for every id from the students that did not train on it.
+def chain(labels: str, pair_stages: list[dict]) -> list[dict]:
+    """The pair stages behind a labels path, latest first, walked back to the teacher's labels."""
+    by_labels = {f"mckd/{s['id']}/labels.jsonl": s for s in pair_stages}
+    stages = []
+    while labels in by_labels:
+        if by_labels[labels] in stages:
+            raise KDBenchError(f"MCKD pair stages form a cycle at {labels!r}")
+        stages.append(by_labels[labels])
+        labels = by_labels[labels]["labels"]
+    return stages
+
+
+def average_probs(rows: list[dict]) -> np.ndarray:
+    """Classification: the mean class distribution of the outside students."""
+    return np.mean([np.asarray(r["probs"]) for r in rows], axis=0)
+
+
+def most_confident(rows: list[dict]) -> dict:
+    """Sequences: the outside students' output with the highest confidence (first on ties)."""
+    return max(rows, key=lambda r: r["confidence"])
+
+
+def combine_relabels(partitions: list[list[str]], predictions: dict[int, list[dict]],
+                     combine: Callable[[list[dict]], Any]) -> dict[str, Any]:
+    """New label for every id, combined from the students that did not train on it.
 
     Raises if any student predicted on its own partition: that would leak its training labels.
     """
     owner = {i: k for k, members in enumerate(partitions) for i in members}
-    sums: dict[str, np.ndarray] = {}
-    counts: dict[str, int] = {}
+    outside: dict[str, list[dict]] = {}
     for part, rows in predictions.items():
         for row in rows:
             if owner.get(row["id"]) == part:
                 raise KDBenchError(f"student {part} predicted {row['id']!r}, which it trained on")
-            sums[row["id"]] = sums.get(row["id"], 0) + np.asarray(row["probs"])
-            counts[row["id"]] = counts.get(row["id"], 0) + 1
-    missing = sorted(set(owner) - set(sums))
+            outside.setdefault(row["id"], []).append(row)
+    missing = sorted(set(owner) - set(outside))
     if missing:
         raise KDBenchError(f"{len(missing)} examples got no new label, e.g. {missing[0]!r}")
     expected = len(partitions) - 1
-    short = [i for i, n in counts.items() if n != expected]
+    short = [i for i, rows in outside.items() if len(rows) != expected]
     if short:
-        raise KDBenchError(f"{short[0]!r} was labeled by {counts[short[0]]} students, "
+        raise KDBenchError(f"{short[0]!r} was labeled by {len(outside[short[0]])} students, "
                            f"expected {expected}")
-    return {i: sums[i] / counts[i] for i in owner}
+    return {i: combine(outside[i]) for i in owner}

@@ -66,7 +66,23 @@ def _str(optional: bool = False, choices: tuple | None = None) -> Field:
     return Field(str, choices=choices, optional=optional)
 
 
+BENCHMARKS = ("classification", "sequence")
+
 STAGE_ITEM = {"id": _str(), "labels": _str()}
+
+STUDENT = {
+    "model": _str(),
+    "max_length": _int(8),
+    "batch_size": _int(1),
+    "eval_batch_size": _int(1),
+    "epochs": _int(1),
+    "lr": _float(1e-8, 1.0),
+    "weight_decay": _float(0.0, 1.0),
+    "warmup_ratio": _float(0.0, 1.0),
+    "length_bucketing": Field(bool),
+}
+
+MCKD = {"parts": Field(list), "pair_stages": Field(list), "finals": Field(list)}
 
 SCHEMA: dict[str, Any] = {
     "seeds": Field(list),
@@ -97,17 +113,7 @@ SCHEMA: dict[str, Any] = {
         "tensor_parallel_size": _int(1),
         "gpu_memory_utilization": _float(0.05, 1.0),
     },
-    "student": {
-        "model": _str(),
-        "max_length": _int(8),
-        "batch_size": _int(1),
-        "eval_batch_size": _int(1),
-        "epochs": _int(1),
-        "lr": _float(1e-8, 1.0),
-        "weight_decay": _float(0.0, 1.0),
-        "warmup_ratio": _float(0.0, 1.0),
-        "length_bucketing": Field(bool),
-    },
+    "student": STUDENT,
     "sft": {"epochs": _int(1)},
     "conf_filter": {"threshold": _float(0.0, 1.0)},
     "llkd": {
@@ -117,10 +123,26 @@ SCHEMA: dict[str, Any] = {
         "use_teacher_threshold": Field(bool),
         "use_student_threshold": Field(bool),
     },
-    "mckd": {
-        "parts": Field(list),
-        "pair_stages": Field(list),
-        "finals": Field(list),
+    "mckd": MCKD,
+    "sequence": {
+        "task": _str(choices=("constituency", "slot_tagging")),
+        "source": _str(choices=("generated", "trees")),
+        "path": _str(optional=True),
+        "min_words": _int(1),
+        "max_words": _int(1),
+        "n_labeled": _int(1),
+        "n_unlabeled": _int(2),
+        "n_test": _int(1),
+        "teacher": {
+            "model": _str(),
+            "shots": _int(0),
+            "constrained": Field(bool),
+            "unary": Field(bool),
+            "dtype": _str(choices=("float32", "bfloat16", "float16")),
+        },
+        "student": STUDENT,
+        "sft_epochs": _int(1),
+        "mckd": MCKD,
     },
 }
 
@@ -141,17 +163,17 @@ def _validate(node: dict, schema: dict, prefix: str) -> None:
             spec.check(f"{prefix}{key}", node[key])
 
 
-def _validate_mckd(mckd: dict) -> None:
+def _validate_mckd(mckd: dict, key: str) -> None:
     parts = mckd["parts"]
     if (len(parts) < 2 or parts != list(range(len(parts)))
             or any(isinstance(p, bool) for p in parts)):
-        raise KDBenchError(f"params: mckd.parts = {parts}; expected [0, 1, ..., K-1] with K >= 2")
+        raise KDBenchError(f"params: {key}.parts = {parts}; expected [0, 1, ..., K-1] with K >= 2")
     for group in ("pair_stages", "finals"):
         for index, item in enumerate(mckd[group]):
-            _validate(item, STAGE_ITEM, f"mckd.{group}[{index}].")
+            _validate(item, STAGE_ITEM, f"{key}.{group}[{index}].")
     ids = [item["id"] for item in mckd["pair_stages"] + mckd["finals"]]
     if len(set(ids)) != len(ids):
-        raise KDBenchError(f"params: mckd stage ids must be unique, got {ids}")
+        raise KDBenchError(f"params: {key} stage ids must be unique, got {ids}")
 
 
 def _validate_seeds(seeds: list) -> None:
@@ -167,6 +189,9 @@ def stage_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--seed", type=int, required=True, help="one of params.yaml's seeds")
     parser.add_argument("--dir", required=True, help="this seed's data folder, e.g. data/seed0")
+    parser.add_argument("--benchmark", choices=BENCHMARKS, default="classification",
+                        help="classification (params: data, teacher, student, ...) or sequence "
+                        "(params: sequence)")
     return parser
 
 
@@ -184,5 +209,16 @@ def load_params(path: str | Path = "params.yaml") -> dict:
     if data["source"] in ("jsonl", "csv", "hub") and not data["path"]:
         raise KDBenchError(f"params: data.path is required when data.source is {data['source']!r}")
     _validate_seeds(params["seeds"])
-    _validate_mckd(params["mckd"])
+    _validate_mckd(params["mckd"], "mckd")
+    sequence = params["sequence"]
+    _validate_mckd(sequence["mckd"], "sequence.mckd")
+    if sequence["source"] == "trees" and sequence["task"] != "constituency":
+        raise KDBenchError("params: sequence.source 'trees' (Penn treebank files) needs "
+                           "sequence.task 'constituency'; slot_tagging has source 'generated'")
+    if sequence["source"] == "trees" and not sequence["path"]:
+        raise KDBenchError("params: sequence.path (a directory of Penn .tree files) is required "
+                           "when sequence.source is 'trees'")
+    if sequence["min_words"] > sequence["max_words"]:
+        raise KDBenchError(f"params: sequence.min_words ({sequence['min_words']}) is above "
+                           f"sequence.max_words ({sequence['max_words']})")
     return params

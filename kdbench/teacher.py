@@ -84,24 +84,31 @@ class Scorer(Protocol):
         """Summed log-probability of each continuation after prefix + query: shape (N, C)."""
 
 
+def load_causal_lm(model_name: str, dtype: str = "float32"):
+    """A teacher LLM (packaged name, model dir or .gguf) in eval mode, and its tokenizer."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    location = resolve_model(model_name)
+    bytes_per_weight = 4 if dtype == "float32" else 2
+    require(weights_bytes(location.directory, location.gguf_file) * bytes_per_weight // 4,
+            f"loading teacher {model_name} in {dtype}",
+            "choose a smaller teacher model, dtype bfloat16, or the vllm backend")
+    location = dequantised(location)
+    tokenizer = AutoTokenizer.from_pretrained(location.directory)
+    model = AutoModelForCausalLM.from_pretrained(location.directory, dtype=getattr(torch, dtype))
+    return model.eval(), tokenizer
+
+
 class TransformersScorer:
     """Scores continuations with a causal LM, reusing the few-shot prefix's KV cache."""
 
     def __init__(self, model_name: str, dtype: str = "float32", model=None, tokenizer=None):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.torch = torch
         if model is None:
-            location = resolve_model(model_name)
-            bytes_per_weight = 4 if dtype == "float32" else 2
-            require(weights_bytes(location.directory, location.gguf_file) * bytes_per_weight // 4,
-                    f"loading teacher {model_name} in {dtype}",
-                    "choose a smaller teacher.model, teacher.dtype bfloat16, or the vllm backend")
-            location = dequantised(location)
-            tokenizer = AutoTokenizer.from_pretrained(location.directory)
-            model = AutoModelForCausalLM.from_pretrained(location.directory,
-                                                         dtype=getattr(torch, dtype))
+            model, tokenizer = load_causal_lm(model_name, dtype)
         self.model = model.eval()
         self.tokenizer = tokenizer
 

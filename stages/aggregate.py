@@ -1,13 +1,16 @@
-"""Average every method over the seeds: metrics/classification.json (flat: `<row>_<metric>` is the
+"""Average every method over the seeds: <out>/<benchmark>.json (flat: `<row>_<metric>` is the
 mean, `<row>_<metric>_std` the std; read by `dvc exp show` and the regression gate) and
-metrics/classification.md (mean ± std table, the README's results)."""
+<out>/<benchmark>.md (mean ± std table, the README's results)."""
 
 import argparse
 
 from kdbench.errors import KDBenchError, report_errors
 from kdbench.io import read_json, write_json, write_text
-from kdbench.params import load_params
+from kdbench.params import BENCHMARKS, load_params
 from kdbench.report import aggregate, flat_metrics, markdown_table, mean_std
+
+TITLES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "sentence_f1": "sentence F1",
+          "corpus_f1": "corpus F1", "chunk_f1": "chunk F1", "exact_match": "exact match"}
 
 
 def usage(row: dict) -> str:
@@ -17,10 +20,23 @@ def usage(row: dict) -> str:
     return f"{row['pool_fraction']:.1%}" if "pool_fraction" in row else "-"
 
 
+def setup_line(benchmark: str, setup: dict, teacher: dict) -> str:
+    if benchmark == "sequence":
+        return (f"Task {setup['task']} ({setup['source']} data). Per seed: {setup['labeled']} "
+                f"labeled, {setup['unlabeled']} unlabeled, {setup['test']} test sentences; "
+                f"student {setup['student']}. Teacher outputs the metric could not read: "
+                f"{teacher.get('unreadable', 0):.1f} of {setup['test']} test sentences (mean).")
+    return (f"Per seed: {setup['labeled']} labeled, {setup['unlabeled']} unlabeled, "
+            f"{setup['test']} test; student {setup['student']}; {setup['dropped_duplicates']} "
+            f"duplicate texts dropped before splitting. Teacher accuracy on the labeled pool "
+            f"minus its demonstrations (dev): {mean_std(teacher, 'dev_accuracy')}.")
+
+
 @report_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--benchmark", choices=BENCHMARKS, default="classification")
     parser.add_argument("--seeds-dir", default="metrics/seeds")
     parser.add_argument("--out", default="metrics")
     args = parser.parse_args()
@@ -34,32 +50,32 @@ def main() -> None:
                                "run its evaluate stage first (dvc repro)") from None
     rows = aggregate([run["rows"] for run in runs])
     curve = aggregate([run["curve"] for run in runs])
+    setup = runs[0]["setup"]
+    metrics = setup["metrics"]
+    primary = metrics[0]
     table = markdown_table(
-        [{**r, "accuracy": mean_std(r, "accuracy"), "macro_f1": mean_std(r, "macro_f1"),
+        [{**r, **{m: mean_std(r, m) for m in metrics},
           "train_examples": round(r["train_examples"]), "data_usage": usage(r)} for r in rows],
-        [("method", "method"), ("accuracy", "accuracy"), ("macro_f1", "macro-F1"),
+        [("method", "method"), *((m, TITLES[m]) for m in metrics),
          ("gold_labels", "gold labels"), ("train_examples", "train examples"),
          ("data_usage", "pool used"), ("wall_s", "wall s"), ("seeds", "seeds")])
+    stage_columns = [f"previous_label_{primary}", f"label_{primary}", "changed_fraction",
+                     f"pair_test_{primary}"]
     curve_table = markdown_table(
-        [{**r, **{k: mean_std(r, k) for k in ("previous_label_accuracy", "label_accuracy",
-                                             "changed_fraction", "pair_test_accuracy")}}
-         for r in curve],
-        [("method", "MCKD stage"), ("previous_label_accuracy", "pool label acc. before"),
-         ("label_accuracy", "pool label acc. after"), ("changed_fraction", "labels changed"),
-         ("pair_test_accuracy", "pair students' test acc.")])
-    setup = runs[0]["setup"]
-    teacher = rows[0]
+        [{**r, **{k: mean_std(r, k) for k in stage_columns}} for r in curve],
+        [("method", "MCKD stage"), (stage_columns[0], f"pool label {TITLES[primary]} before"),
+         (stage_columns[1], f"pool label {TITLES[primary]} after"),
+         ("changed_fraction", "labels changed"),
+         (stage_columns[3], f"pair students' test {TITLES[primary]}")])
+    described = setup_line(args.benchmark, setup, rows[0])
     text = (f"Seeds {params['seeds']} (mean ± sample std over {len(runs)}; each seed draws its own "
-            f"split, demonstrations and training order). Per seed: {setup['labeled']} labeled, "
-            f"{setup['unlabeled']} unlabeled, {setup['test']} test; student {setup['student']}; "
-            f"{setup['dropped_duplicates']} duplicate texts dropped before splitting. Teacher "
-            f"accuracy on the labeled pool minus its demonstrations (dev): "
-            f"{mean_std(teacher, 'dev_accuracy')}. Wall s: mean seconds of training (teacher: "
-            f"labeling) per seed.\n\n{table}\n\nMCKD per stage (pool labels scored against the "
-            f"kept-aside gold, analysis only):\n\n{curve_table}\n")
-    write_json(f"{args.out}/classification.json",
+            f"split, demonstrations and training order). {described} Wall s: mean seconds of "
+            f"training (teacher: labeling) per seed.\n\n{table}\n\n"
+            f"MCKD per stage (pool labels scored against the kept-aside gold, analysis only):\n\n"
+            f"{curve_table}\n")
+    write_json(f"{args.out}/{args.benchmark}.json",
                {**flat_metrics(rows + curve), "seeds": len(runs)})
-    write_text(f"{args.out}/classification.md", text)
+    write_text(f"{args.out}/{args.benchmark}.md", text)
     print(text)
 
 

@@ -1,5 +1,6 @@
 """MCKD: split the pseudolabeled pool once into K disjoint partitions, reused at every stage."""
 
+from kdbench.benchmarks import mckd_params
 from kdbench.errors import report_errors
 from kdbench.io import read_jsonl, write_json
 from kdbench.mckd import make_partitions
@@ -11,7 +12,8 @@ def main() -> None:
     args = stage_parser(__doc__).parse_args()
     params = load_params(args.params)
     ids = [r["id"] for r in read_jsonl(f"{args.dir}/trainsets/vanilla_kd.jsonl")]
-    partitions = make_partitions(ids, len(params["mckd"]["parts"]), args.seed)
+    parts = mckd_params(params, args.benchmark)["parts"]
+    partitions = make_partitions(ids, len(parts), args.seed)
     write_json(f"{args.dir}/mckd/partitions.json", {"partitions": partitions})
     print(f"partition: {len(ids)} examples into sizes {[len(p) for p in partitions]}")
 

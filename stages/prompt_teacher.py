@@ -1,5 +1,6 @@
-"""Few-shot prompt the LLM teacher: a label distribution for every unlabeled and test example.
-The pseudolabeled pool is trainsets/vanilla_kd.jsonl: every distillation method starts from it."""
+"""Few-shot prompt the LLM teacher: a label distribution (classification) or a greedy output with
+its confidence (sequence) for every unlabeled and test example. The pseudolabeled pool is
+trainsets/vanilla_kd.jsonl: every distillation method starts from it."""
 
 import time
 from collections import Counter
@@ -9,23 +10,64 @@ import numpy as np
 from kdbench.errors import report_errors
 from kdbench.io import read_json, read_jsonl, write_json, write_jsonl
 from kdbench.params import load_params, stage_parser
+from kdbench.seq_teacher import label_rows, pick_shots
 from kdbench.student import prediction_rows
+from kdbench.tasks import get_task
 from kdbench.teacher import (
     COLLAPSE_FRACTION,
     PromptSpec,
     calibrate,
     label_examples,
+    load_causal_lm,
     majority_fraction,
     make_scorer,
     pick_demonstrations,
 )
 
 
+def teach_sequence(params: dict, seed: int, out: str) -> None:
+    sequence, teacher = params["sequence"], params["sequence"]["teacher"]
+    task = get_task(sequence["task"])
+    tags = read_json(f"{out}/prepared/task.json")["tags"]
+    labeled, unlabeled, test = (read_jsonl(f"{out}/prepared/{name}.jsonl")
+                                for name in ("labeled", "unlabeled", "test"))
+    shots = pick_shots(labeled, teacher["shots"], seed)
+    start = time.time()
+    model, tokenizer = load_causal_lm(teacher["model"], teacher["dtype"])
+    load_s = time.time() - start
+    outputs, info = label_rows(task, model, tokenizer, shots, unlabeled + test, tags,
+                               teacher["constrained"], teacher["unary"])
+    pool, test_rows = outputs[:len(unlabeled)], outputs[len(unlabeled):]
+    # Unreadable outputs stay in teacher/pool.jsonl; a student can only learn from readable ones.
+    trainset = [{"id": u["id"], "words": u["words"], "target": o["output"],
+                 "confidence": o["confidence"]}
+                for u, o in zip(unlabeled, pool, strict=True) if o["readable"]]
+    pool_gold = [{**u, "target": u["gold"]} for u in unlabeled]
+    info.update({
+        "model": teacher["model"], "constrained": teacher["constrained"],
+        "load_s": round(load_s, 2), "wall_s": round(time.time() - start, 2),
+        "demonstrations": [r["id"] for r in shots],
+        "pool_unreadable": sum(not o["readable"] for o in pool),
+        "test_unreadable": sum(not o["readable"] for o in test_rows),
+        "trainset_size": len(trainset),
+        "pool_quality": task.score([o["output"] or "" for o in pool], pool_gold),
+    })
+    write_jsonl(f"{out}/trainsets/vanilla_kd.jsonl", trainset)
+    write_jsonl(f"{out}/teacher/pool.jsonl", pool)
+    write_jsonl(f"{out}/teacher/test.jsonl", test_rows)
+    write_json(f"{out}/teacher/info.json", info)
+    print(f"prompt_teacher: {task.name}: {len(outputs)} outputs in {info['wall_s']} s, "
+          f"{info['unreadable']} unreadable; pool quality (analysis only) {info['pool_quality']}")
+
+
 @report_errors
 def main() -> None:
     args = stage_parser(__doc__).parse_args()
-    prepared = f"{args.dir}/prepared"
     params = load_params(args.params)
+    if args.benchmark == "sequence":
+        teach_sequence(params, args.seed, args.dir)
+        return
+    prepared = f"{args.dir}/prepared"
     teacher = params["teacher"]
     labels = read_json(f"{prepared}/labels.json")["labels"]
     labeled = read_jsonl(f"{prepared}/labeled.jsonl")

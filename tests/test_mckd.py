@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 
 from kdbench.errors import KDBenchError
-from kdbench.mckd import combine_relabels, make_partitions, unseen_ids
+from kdbench.mckd import (
+    average_probs,
+    combine_relabels,
+    make_partitions,
+    most_confident,
+    unseen_ids,
+)
 
 IDS = [f"doc{i}" for i in range(11)]
 LABELS = ["a", "b"]
@@ -39,7 +45,8 @@ def rows(ids, probs):
 
 def test_combine_two_partitions_swaps_labels():
     parts = make_partitions(IDS, 2, seed=0)
-    new = combine_relabels(parts, {0: rows(parts[1], [0.9, 0.1]), 1: rows(parts[0], [0.2, 0.8])})
+    new = combine_relabels(parts, {0: rows(parts[1], [0.9, 0.1]), 1: rows(parts[0], [0.2, 0.8])},
+                           average_probs)
     assert all(new[i].tolist() == [0.9, 0.1] for i in parts[1])
     assert all(new[i].tolist() == [0.2, 0.8] for i in parts[0])
 
@@ -48,7 +55,7 @@ def test_combine_three_partitions_averages_the_two_outside_students():
     parts = make_partitions(IDS, 3, seed=0)
     preds = {0: rows(unseen_ids(parts, 0), [1.0, 0.0]), 1: rows(unseen_ids(parts, 1), [0.0, 1.0]),
              2: rows(unseen_ids(parts, 2), [0.5, 0.5])}
-    new = combine_relabels(parts, preds)
+    new = combine_relabels(parts, preds, average_probs)
     assert new[parts[0][0]].tolist() == pytest.approx([0.25, 0.75])  # students 1 and 2
     assert new[parts[2][0]].tolist() == pytest.approx([0.5, 0.5])  # students 0 and 1
 
@@ -57,10 +64,26 @@ def test_a_student_predicting_its_own_partition_is_refused():
     parts = make_partitions(IDS, 2, seed=0)
     leaked = {0: rows(parts[1] + parts[0][:1], [0.9, 0.1]), 1: rows(parts[0], [0.2, 0.8])}
     with pytest.raises(KDBenchError, match="trained on"):
-        combine_relabels(parts, leaked)
+        combine_relabels(parts, leaked, average_probs)
 
 
 def test_an_example_left_unlabeled_is_refused():
     parts = make_partitions(IDS, 2, seed=0)
     with pytest.raises(KDBenchError, match="no new label"):
-        combine_relabels(parts, {0: rows(parts[1], [0.9, 0.1]), 1: rows(parts[0][1:], [0.2, 0.8])})
+        combine_relabels(parts, {0: rows(parts[1], [0.9, 0.1]), 1: rows(parts[0][1:], [0.2, 0.8])},
+                         average_probs)
+
+
+def outputs(ids, text, confidence):
+    return [{"id": i, "output": text, "confidence": confidence} for i in ids]
+
+
+def test_sequences_keep_the_most_confident_outside_students_output():
+    parts = make_partitions(IDS, 3, seed=0)
+    preds = {0: outputs(unseen_ids(parts, 0), "( a b )", 0.2),
+             1: outputs(unseen_ids(parts, 1), "( ( a ) b )", 0.9),
+             2: outputs(unseen_ids(parts, 2), "( a ( b ) )", 0.5)}
+    new = combine_relabels(parts, preds, most_confident)
+    assert new[parts[0][0]]["output"] == "( ( a ) b )"  # students 1 (0.9) and 2 (0.5)
+    assert new[parts[1][0]]["output"] == "( a ( b ) )"  # students 0 (0.2) and 2 (0.5)
+    assert new[parts[2][0]]["output"] == "( ( a ) b )"  # students 0 and 1

@@ -24,6 +24,11 @@ def project(tmp_path_factory, tiny_teacher_dir, tiny_student_dir):
         "student": {"model": str(tiny_student_dir), "max_length": 32, "batch_size": 8,
                     "epochs": 1, "eval_batch_size": 16},
         "sft": {"epochs": 1},
+        "sequence": {"n_labeled": 6, "n_unlabeled": 12, "n_test": 5, "max_words": 6,
+                     "teacher": {"model": str(tiny_teacher_dir), "shots": 2},
+                     "student": {"model": str(tiny_student_dir), "max_length": 32,
+                                 "batch_size": 4, "epochs": 1, "eval_batch_size": 8},
+                     "sft_epochs": 1},
     })
     result = dvc("repro", cwd=path)
     return path, result
@@ -51,6 +56,24 @@ def test_repro_writes_every_row_and_a_table(project):
     assert "LLKD" in table and "MCKD, 3 stages" in table and " ± " in table
 
 
+def test_sequence_benchmark_writes_every_row_and_keeps_raw_teacher_outputs(project):
+    path, _ = project
+    metrics = json.loads((path / "metrics/sequence.json").read_text())
+    for row in ("teacher", "baseline", "sft", "vanilla_kd", "mckd2", "mckd3", "supervised"):
+        assert 0.0 <= metrics[f"{row}_sentence_f1"] <= 1.0
+        assert 0.0 <= metrics[f"{row}_corpus_f1"] <= 1.0
+    assert metrics["mckd3_stages"] == 3 and metrics["seeds"] == 2
+    assert metrics["supervised_train_examples"] == 18
+    # Constrained decoding: every teacher output reads back over its sentence's words.
+    assert metrics["teacher_unreadable"] == 0 and metrics["teacher_pool_unreadable"] == 0
+    pool = [json.loads(line) for line in (path / "data/sequence/seed0/teacher/pool.jsonl").open()]
+    assert len(pool) == 12 and all(r["raw"] == r["output"] and 0 < r["confidence"] <= 1
+                                   for r in pool)
+    table = (path / "metrics/sequence.md").read_text()
+    assert "right-branching tree" in table and "MCKD, 3 stages" in table
+    assert "pool label sentence F1 before" in table
+
+
 def test_random_subset_matches_llkd_size_and_log_covers_every_step(project):
     path, _ = project
     info = json.loads((path / "data/seed0/students/llkd/info.json").read_text())
@@ -62,15 +85,19 @@ def test_random_subset_matches_llkd_size_and_log_covers_every_step(project):
     assert len(subset) == info["unique_selected"]
 
 
-def test_mckd_students_never_label_what_they_trained_on(project):
+@pytest.mark.parametrize("seed_dir", ["data/seed1", "data/sequence/seed1"])
+def test_mckd_students_never_label_what_they_trained_on(project, seed_dir):
     path, _ = project
-    partitions = json.loads((path / "data/seed1/mckd/partitions.json").read_text())["partitions"]
+    partitions = json.loads((path / seed_dir / "mckd/partitions.json").read_text())["partitions"]
     for stage in ("s1", "s2"):
         for k, own in enumerate(partitions):
-            rows = (path / f"data/seed1/mckd/{stage}/students/p{k}/predictions.jsonl").open()
+            rows = (path / seed_dir / f"mckd/{stage}/students/p{k}/predictions.jsonl").open()
             labeled = {json.loads(line)["id"] for line in rows}
             assert labeled and not labeled & set(own)
             assert labeled == {i for j, p in enumerate(partitions) if j != k for i in p}
+            info = json.loads((path / seed_dir / f"mckd/{stage}/students/p{k}/info.json")
+                              .read_text())
+            assert info["train_examples"] == len(own)
 
 
 def test_second_repro_does_nothing(project):
