@@ -4,6 +4,7 @@ student, epochs and trainset format a benchmark has, so each stage stays one scr
 """
 
 from kdbench.io import read_json, read_jsonl, read_labeled
+from kdbench.seq_student import fit_and_predict_generative
 from kdbench.structured_student import fit_and_predict_structured
 from kdbench.student import fit_and_predict
 
@@ -39,7 +40,9 @@ def fit_and_predict_any(params: dict, benchmark: str, seed_dir: str, train_rows:
     student = student_params(params, benchmark)
     if benchmark == "sequence":
         tags = read_json(f"{seed_dir}/prepared/task.json")["tags"]
-        return fit_and_predict_structured(params["sequence"]["task"], train_rows, student,
-                                          epochs, seed, predict_on, tags)
+        fit = (fit_and_predict_generative if student["kind"] == "causal_lm"
+               else fit_and_predict_structured)
+        return fit(params["sequence"]["task"], train_rows, student, epochs, seed, predict_on,
+                   tags)
     labels = read_json(f"{seed_dir}/prepared/labels.json")["labels"]
     return fit_and_predict(train_rows, labels, student, epochs, seed, predict_on)

@@ -12,6 +12,11 @@ class KDBenchError(Exception):
     """A problem with the user's input (params, data, files), reported as one line."""
 
 
+def peak_memory_gib() -> float:
+    """This process's peak resident memory so far (stages write it into their info.json)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)  # KiB on Linux
+
+
 def report_errors(main: Callable[[], None]) -> Callable[[], None]:
     """Run a stage's main; a KDBenchError becomes one line on stderr and exit status 2.
     A stage that finishes logs its wall time and the process's peak memory."""
@@ -24,8 +29,7 @@ def report_errors(main: Callable[[], None]) -> Callable[[], None]:
         except KDBenchError as err:
             print(f"error: {err}", file=sys.stderr)
             sys.exit(2)
-        peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
         print(f"{Path(sys.argv[0]).stem}: done in {time.time() - start:.1f} s, "
-              f"peak memory {peak_gib:.2f} GiB", flush=True)
+              f"peak memory {peak_memory_gib():.2f} GiB", flush=True)
 
     return wrapper

@@ -67,6 +67,9 @@ def _str(optional: bool = False, choices: tuple | None = None) -> Field:
 
 
 BENCHMARKS = ("classification", "sequence")
+# structured: a pretrained encoder with a span (parsing) or tag head; causal_lm: a decoder-only
+# LM that writes the output under the task's grammar.
+SEQUENCE_STUDENTS = ("structured", "causal_lm")
 
 STAGE_ITEM = {"id": _str(), "labels": _str()}
 
@@ -140,7 +143,7 @@ SCHEMA: dict[str, Any] = {
             "unary": Field(bool),
             "dtype": _str(choices=("float32", "bfloat16", "float16")),
         },
-        "student": STUDENT,
+        "student": {**STUDENT, "kind": _str(choices=SEQUENCE_STUDENTS)},
         "sft_epochs": _int(1),
         "mckd": MCKD,
     },

@@ -13,9 +13,16 @@ exactly the prompt the student was trained on and stops at the same token.
 
 Training reuses the shared loop (`kdbench.student.train`): `sequence_losses` gives it the mean
 token cross-entropy over each example's target tokens, prompt and padding masked out.
+
+`fit_and_predict_generative` is the counterpart of the structured student's entry point: it trains
+a fresh student, then decodes greedily under the task's grammar (`kdbench.generation`) from the
+very prompt ids it trained on, so every output reads back over its sentence's words; confidence is
+exp(mean token log-prob), as the teacher's.
 """
 
 import json
+import math
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,8 +30,10 @@ import numpy as np
 
 from kdbench.assets import dequantised, resolve_model
 from kdbench.errors import KDBenchError
+from kdbench.generation import Grammar, generate
 from kdbench.resources import require, student_training_bytes
 from kdbench.student import ExampleLosses, train
+from kdbench.tasks import get_task
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -58,9 +67,9 @@ def end_token_id(tokenizer: "PreTrainedTokenizerBase") -> int:
     raise KDBenchError("the student's tokenizer has neither an EOS nor a SEP token to end outputs")
 
 
-def prompt_ids(tokenizer: "PreTrainedTokenizerBase", words: list[str]) -> list[int]:
-    """Token ids of the prompt, as the student is trained on and must be decoded from."""
-    ids = tokenizer(prompt_text(words))["input_ids"]
+def _with_special_tokens(tokenizer: "PreTrainedTokenizerBase", text: str) -> list[int]:
+    """The text's ids with the tokenizer's special tokens, less a trailing end token."""
+    ids = tokenizer(text)["input_ids"]
     # A tokenizer that closes every text with its end token (BERT's [SEP]) would otherwise tell
     # the student the output has already ended.
     if ids and ids[-1] == end_token_id(tokenizer):
@@ -68,19 +77,24 @@ def prompt_ids(tokenizer: "PreTrainedTokenizerBase", words: list[str]) -> list[i
     return ids
 
 
-def load_seq_student(model_name: str,
+def prompt_ids(tokenizer: "PreTrainedTokenizerBase", words: list[str]) -> list[int]:
+    """Token ids of the prompt, as the student is trained on and must be decoded from."""
+    return _with_special_tokens(tokenizer, prompt_text(words))
+
+
+def load_seq_student(directory: Path,
                      seed: int) -> tuple["PreTrainedModel", "PreTrainedTokenizerBase"]:
-    """A pretrained causal LM in fp32 and its tokenizer, with a pad token (seeded)."""
+    """The causal LM in `directory` (resolved and dequantised already) in fp32 and its
+    tokenizer, with a pad token (seeded)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    location = dequantised(resolve_model(model_name))
     torch.manual_seed(seed)
-    tokenizer = AutoTokenizer.from_pretrained(location.directory)
+    tokenizer = AutoTokenizer.from_pretrained(directory)
     if tokenizer.pad_token is None:
         # Padding is masked out of attention and loss, so any existing token will do.
         tokenizer.pad_token = tokenizer.convert_ids_to_tokens(end_token_id(tokenizer))
-    model = AutoModelForCausalLM.from_pretrained(location.directory, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32)
     return model, tokenizer
 
 
@@ -142,17 +156,81 @@ def training_memory_bytes(directory: Path, batch_size: int, max_length: int) -> 
 
 def fit(rows: list[dict], student: dict, epochs: int,
         seed: int) -> tuple["PreTrainedModel", "PreTrainedTokenizerBase", dict]:
-    """Train a fresh pretrained student on rows ({words, target}); (model, tokenizer, info)."""
-    location = dequantised(resolve_model(student["model"]))
-    require(training_memory_bytes(location.directory, student["batch_size"],
-                                  student["max_length"]),
+    """Train a fresh pretrained student on rows ({words, target}); (model in eval mode, tokenizer,
+    info: train_examples, epochs, steps, examples_seen, train_wall_s, final_loss)."""
+    # Resolved and dequantised once here: the memory check and the loading read the same copy.
+    directory = dequantised(resolve_model(student["model"])).directory
+    require(training_memory_bytes(directory, student["batch_size"], student["max_length"]),
             f"training {student['model']} (batch_size {student['batch_size']}, max_length "
             f"{student['max_length']})", "lower student.batch_size or student.max_length")
-    model, tokenizer = load_seq_student(student["model"], seed)
+    model, tokenizer = load_seq_student(directory, seed)
     encoded = encode_examples(tokenizer, rows, student["max_length"])
     log = train(model, [len(ids) for ids, _ in encoded], sequence_losses(model, tokenizer, encoded),
                 student, epochs, seed)
     info = {"train_examples": len(rows), "epochs": epochs, "steps": log.steps,
-            "train_wall_s": log.wall_s, "final_loss": log.loss[-1] if log.loss else None}
+            "examples_seen": log.examples_seen, "train_wall_s": log.wall_s,
+            "final_loss": log.loss[-1] if log.loss else None}
     return model, tokenizer, info
 
+
+class _AsTrained:
+    """The student's tokenizer as `generate` must see it to feed exactly `prompt_ids`.
+
+    generate tokenizes its prefix with special tokens and each prompt without, then feeds the two
+    one after the other. With an empty prefix that is the tokenizer's special tokens of an empty
+    text, which for a BERT-style tokenizer end with the [SEP] that prompt_ids drops; here text
+    with special tokens gets prompt_ids' rule, so the prefix is just the start tokens ([CLS], a
+    BOS, or nothing) and the ids fed are the prompt's ids as trained (checked: MiniLM WordPiece,
+    a Llama-style BOS tokenizer, Gemma 3, SmolLM2; a tokenizer that put an EOS-valued BOS before
+    every text would lose it here). Text without special tokens (prompts, units, the end) is
+    tokenized as the tokenizer does.
+    """
+
+    def __init__(self, tokenizer: "PreTrainedTokenizerBase"):
+        self.tokenizer = tokenizer
+
+    def __call__(self, text: str, add_special_tokens: bool = True) -> dict[str, list[int]]:
+        if add_special_tokens:
+            return {"input_ids": _with_special_tokens(self.tokenizer, text)}
+        return {"input_ids": self.tokenizer(text, add_special_tokens=False)["input_ids"]}
+
+
+def predict(model: "PreTrainedModel", tokenizer: "PreTrainedTokenizerBase", rows: list[dict],
+            grammars: list[Grammar]) -> list[dict]:
+    """{id, output, confidence} per row ({id, words}), in order: the greedy output allowed by the
+    row's grammar; confidence = exp(mean token log-prob), rounded to 6 digits."""
+    # Where an output could end or go on (a last tag whose tokens begin a longer tag's), ending
+    # competes through the token the student was trained to emit after every output: its end
+    # token, whose own text tokenizes to that one special token.
+    end = tokenizer.convert_ids_to_tokens(end_token_id(tokenizer))
+    # The prefix is no more than the start tokens, so caching it would save nothing; feeding each
+    # prompt whole also computes it as training did, in one forward call.
+    generations = generate(model, _AsTrained(tokenizer), "",
+                           [prompt_text(row[WORDS_KEY]) for row in rows], grammars,
+                           progress=True, reuse_prefix=False, end=end)
+    return [{"id": row["id"], "output": g.text, "confidence": round(math.exp(g.mean_logprob), 6)}
+            for row, g in zip(rows, generations, strict=True)]
+
+
+def fit_and_predict_generative(task: str, train_rows: list[dict], student: dict, epochs: int,
+                               seed: int, predict_on: dict[str, list[dict]],
+                               tags: list[str] | None = None
+                               ) -> tuple[dict[str, list[dict]], dict]:
+    """Train a fresh causal LM on train_rows ({id, words, target}) and predict each set.
+
+    The counterpart of `kdbench.structured_student.fit_and_predict_structured`: same arguments,
+    predictions {id, output, confidence} in input order, and the info keys of
+    `kdbench.student.fit_and_predict`. Trees are decoded without unary nodes, as the student
+    learned them; tags (BIO strings) are required for slot_tagging and ignored for constituency.
+    """
+    definition = get_task(task)
+    # Grammars first: a sentence without words or a bad tag list fails here, before training.
+    grammars = {name: [definition.grammar(row[WORDS_KEY], tags or [], unary=False)
+                       for row in rows]
+                for name, rows in predict_on.items()}
+    model, tokenizer, info = fit(train_rows, student, epochs, seed)
+    start = time.time()
+    predictions = {name: predict(model, tokenizer, rows, grammars[name])
+                   for name, rows in predict_on.items()}
+    info["predict_wall_s"] = round(time.time() - start, 2)
+    return predictions, info

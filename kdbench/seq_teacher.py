@@ -45,9 +45,12 @@ def _free_generate(model, tokenizer, context: str, query: str, max_new_tokens: i
 
     ids = tokenizer(context, add_special_tokens=True)["input_ids"]
     ids += tokenizer(query, add_special_tokens=False)["input_ids"]
+    # Stop at the end of the line where the vocabulary can write one (WordPiece cannot).
+    newline = tokenizer("\n", add_special_tokens=False)["input_ids"]
+    stop = {"stop_strings": ["\n"], "tokenizer": tokenizer} if newline else {}
     out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=int),
                          max_new_tokens=max_new_tokens, do_sample=False, output_scores=True,
-                         return_dict_in_generate=True, stop_strings=["\n"], tokenizer=tokenizer,
+                         return_dict_in_generate=True, **stop,
                          pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
     scores = model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
     logprobs = [float(x) for x in scores[0] if math.isfinite(float(x))]

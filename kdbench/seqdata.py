@@ -427,16 +427,20 @@ def _fill(template: str, rng: random.Random) -> tuple[list[str], list[str]]:
     return sentence, bio
 
 
-def generate_slot_tagging(n: int, seed: int) -> list[dict]:
-    """n distinct ATIS-style travel queries as tagging rows: target = BIO slot tags, one per
-    word (multi-word fillers such as `new york` are B- then I-). No "article": each row is its
-    own for split_by_article. The same n and seed give the same rows."""
+def generate_slot_tagging(n: int, seed: int, *, min_words: int = 1,
+                          max_words: int | None = None) -> list[dict]:
+    """n distinct ATIS-style travel queries of min_words to max_words words (None: no upper
+    bound) as tagging rows: target = BIO slot tags, one per word (multi-word fillers such as
+    `new york` are B- then I-). No "article": each row is its own for split_by_article. The same
+    arguments give the same rows."""
     if n < 1:
         raise KDBenchError(f"n is {n}: expected at least 1")
     rng = random.Random(seed)
 
-    def draw() -> tuple[str, tuple[list[str], list[str]]]:
+    def draw() -> tuple[str, tuple[list[str], list[str]]] | None:
         sentence, bio = _fill(rng.choice(_TEMPLATES), rng)
+        if len(sentence) < min_words or max_words is not None and len(sentence) > max_words:
+            return None
         return " ".join(sentence), (sentence, bio)
 
     return [{"id": f"slot-{k + 1}", "words": sentence, "target": " ".join(bio)}

@@ -88,9 +88,8 @@ def load_rows(sequence: dict, seed: int) -> tuple[list[dict], dict]:
                                  min_words=sequence["min_words"],
                                  max_words=sequence["max_words"])
     else:
-        rows = generate_slot_tagging(needed, seed)
-        rows = [r for r in rows
-                if sequence["min_words"] <= len(r["words"]) <= sequence["max_words"]]
+        rows = generate_slot_tagging(needed, seed, min_words=sequence["min_words"],
+                                     max_words=sequence["max_words"])
     return rows, counts
 
 

@@ -58,7 +58,8 @@ def main() -> None:
           "train_examples": round(r["train_examples"]), "data_usage": usage(r)} for r in rows],
         [("method", "method"), *((m, TITLES[m]) for m in metrics),
          ("gold_labels", "gold labels"), ("train_examples", "train examples"),
-         ("data_usage", "pool used"), ("wall_s", "wall s"), ("seeds", "seeds")])
+         ("data_usage", "pool used"), ("wall_s", "wall s"), ("peak_memory_gib", "peak GiB"),
+         ("seeds", "seeds")])
     stage_columns = [f"previous_label_{primary}", f"label_{primary}", "changed_fraction",
                      f"pair_test_{primary}"]
     curve_table = markdown_table(
@@ -70,7 +71,8 @@ def main() -> None:
     described = setup_line(args.benchmark, setup, rows[0])
     text = (f"Seeds {params['seeds']} (mean ± sample std over {len(runs)}; each seed draws its own "
             f"split, demonstrations and training order). {described} Wall s: mean seconds of "
-            f"training (teacher: labeling) per seed.\n\n{table}\n\n"
+            f"training (teacher: labeling) per seed; peak GiB: the largest resident memory of the "
+            f"stages behind a row.\n\n{table}\n\n"
             f"MCKD per stage (pool labels scored against the kept-aside gold, analysis only):\n\n"
             f"{curve_table}\n")
     write_json(f"{args.out}/{args.benchmark}.json",

@@ -36,19 +36,19 @@ def mckd_rows(mckd: dict, seed_dir: str, score: Callable[[str], dict], primary: 
     for final in mckd["finals"]:
         info = read_json(f"{seed_dir}/students/{final['id']}/info.json")
         stages = chain(final["labels"], mckd["pair_stages"])
-        wall = info["train_wall_s"] + sum(
-            read_json(f"{seed_dir}/mckd/{s['id']}/info.json")["students_train_wall_s"]
-            for s in stages)
+        relabels = [read_json(f"{seed_dir}/mckd/{s['id']}/info.json") for s in stages]
+        wall = info["train_wall_s"] + sum(r["students_train_wall_s"] for r in relabels)
+        peak = max([info["peak_memory_gib"]] + [r["students_peak_memory_gib"] for r in relabels])
         rows.append({"name": final["id"], "method": f"MCKD, {len(stages) + 1} stages",
                      **score(f"{seed_dir}/students/{final['id']}/predictions.jsonl"), **base,
                      "train_examples": info["train_examples"], "wall_s": round(wall, 2),
-                     "stages": len(stages) + 1})
+                     "peak_memory_gib": peak, "stages": len(stages) + 1})
     for stage in mckd["pair_stages"]:
         relabel = read_json(f"{seed_dir}/mckd/{stage['id']}/info.json")
         parts = sorted(Path(f"{seed_dir}/mckd/{stage['id']}/students").glob("p*"))
         pair = [score(f"{p}/test_predictions.jsonl")[primary] for p in parts]
         curve.append({"name": f"mckd_{stage['id']}", "method": f"MCKD pair stage {stage['id']}",
-                      **{k: v for k, v in relabel.items() if k != "students_train_wall_s"},
+                      **{k: v for k, v in relabel.items() if not k.startswith("students_")},
                       f"pair_test_{primary}": round(sum(pair) / len(pair), 4)})
     return rows, curve
 
@@ -71,6 +71,7 @@ def evaluate_classification(params: dict, seed_dir: str) -> tuple[list[dict], li
              f"{params['teacher']['shots_per_class']} shots/class)",
              **scores(f"{teacher}/test.jsonl"), "gold_labels": demos,
              "train_examples": 0, "wall_s": teacher_info["wall_s"],
+             "peak_memory_gib": teacher_info["peak_memory_gib"],
              "pool_label_accuracy": teacher_info["pool_accuracy"],
              "dev_accuracy": teacher_info["dev_accuracy_calibrated" if teacher_info["calibrated"]
                                           else "dev_accuracy_uncalibrated"],
@@ -80,7 +81,8 @@ def evaluate_classification(params: dict, seed_dir: str) -> tuple[list[dict], li
         info = read_json(f"{students}/{name}/info.json")
         row = {"name": name, "method": method, **scores(f"{students}/{name}/predictions.jsonl"),
                "gold_labels": params["data"]["n_labeled"] if name == "sft" else demos,
-               "train_examples": info["train_examples"], "wall_s": info["train_wall_s"]}
+               "train_examples": info["train_examples"], "wall_s": info["train_wall_s"],
+               "peak_memory_gib": info["peak_memory_gib"]}
         if name == "llkd":
             row["train_examples"] = info["unique_selected"]
             row["unique_selected_fraction"] = info["unique_selected_fraction"]
@@ -97,7 +99,7 @@ def evaluate_classification(params: dict, seed_dir: str) -> tuple[list[dict], li
     rows.append({"name": "supervised", "method": "supervised on all gold (upper bound)",
                  **scores(f"{students}/supervised/predictions.jsonl"),
                  "gold_labels": info["train_examples"], "train_examples": info["train_examples"],
-                 "wall_s": info["train_wall_s"]})
+                 "wall_s": info["train_wall_s"], "peak_memory_gib": info["peak_memory_gib"]})
     setup = {"metrics": ["accuracy", "macro_f1"], "labeled": params["data"]["n_labeled"],
              "unlabeled": pool_size, "test": len(gold), "student": params["student"]["model"],
              "dropped_duplicates": prepared.get("dropped_duplicates", 0)}
@@ -122,6 +124,7 @@ def evaluate_sequence(params: dict, seed_dir: str) -> tuple[list[dict], list[dic
              "method": f"teacher ({teacher['model']}, {shots} shots, {decoding})",
              **scores(f"{seed_dir}/teacher/test.jsonl"), "gold_labels": shots,
              "train_examples": 0, "wall_s": teacher["wall_s"],
+             "peak_memory_gib": teacher["peak_memory_gib"],
              **{f"pool_label_{m}": teacher["pool_quality"][m] for m in task.metrics},
              "pool_unreadable": teacher["pool_unreadable"]},
             {"name": "baseline", "method": task.baseline_name,
@@ -132,7 +135,8 @@ def evaluate_sequence(params: dict, seed_dir: str) -> tuple[list[dict], list[dic
         rows.append({"name": name, "method": method,
                      **scores(f"{seed_dir}/students/{name}/predictions.jsonl"),
                      "gold_labels": sequence["n_labeled"] if name == "sft" else shots,
-                     "train_examples": info["train_examples"], "wall_s": info["train_wall_s"]})
+                     "train_examples": info["train_examples"], "wall_s": info["train_wall_s"],
+                     "peak_memory_gib": info["peak_memory_gib"]})
     finals, curve = mckd_rows(sequence["mckd"], seed_dir, scores, task.metrics[0],
                               {"gold_labels": shots})
     rows += finals
@@ -140,7 +144,7 @@ def evaluate_sequence(params: dict, seed_dir: str) -> tuple[list[dict], list[dic
     rows.append({"name": "supervised", "method": "supervised on all gold (upper bound)",
                  **scores(f"{seed_dir}/students/supervised/predictions.jsonl"),
                  "gold_labels": info["train_examples"], "train_examples": info["train_examples"],
-                 "wall_s": info["train_wall_s"]})
+                 "wall_s": info["train_wall_s"], "peak_memory_gib": info["peak_memory_gib"]})
     setup = {"metrics": list(task.metrics), "task": task.name, "source": sequence["source"],
              "labeled": sequence["n_labeled"], "unlabeled": sequence["n_unlabeled"],
              "test": len(test), "student": sequence["student"]["model"]}

@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-from kdbench.errors import report_errors
+from kdbench.errors import peak_memory_gib, report_errors
 from kdbench.io import read_json, read_jsonl, write_json, write_jsonl
 from kdbench.params import load_params, stage_parser
 from kdbench.seq_teacher import label_rows, pick_shots
@@ -55,26 +55,20 @@ def teach_sequence(params: dict, seed: int, out: str) -> None:
     write_jsonl(f"{out}/trainsets/vanilla_kd.jsonl", trainset)
     write_jsonl(f"{out}/teacher/pool.jsonl", pool)
     write_jsonl(f"{out}/teacher/test.jsonl", test_rows)
-    write_json(f"{out}/teacher/info.json", info)
+    write_json(f"{out}/teacher/info.json", {**info, "peak_memory_gib": peak_memory_gib()})
     print(f"prompt_teacher: {task.name}: {len(outputs)} outputs in {info['wall_s']} s, "
           f"{info['unreadable']} unreadable; pool quality (analysis only) {info['pool_quality']}")
 
 
-@report_errors
-def main() -> None:
-    args = stage_parser(__doc__).parse_args()
-    params = load_params(args.params)
-    if args.benchmark == "sequence":
-        teach_sequence(params, args.seed, args.dir)
-        return
-    prepared = f"{args.dir}/prepared"
+def teach_classification(params: dict, seed: int, out: str) -> None:
+    prepared = f"{out}/prepared"
     teacher = params["teacher"]
     labels = read_json(f"{prepared}/labels.json")["labels"]
     labeled = read_jsonl(f"{prepared}/labeled.jsonl")
     unlabeled = read_jsonl(f"{prepared}/unlabeled.jsonl")
     test = read_jsonl(f"{prepared}/test.jsonl")
     spec = PromptSpec.from_params(teacher, labels)
-    demos = pick_demonstrations(labeled, labels, teacher["shots_per_class"], args.seed)
+    demos = pick_demonstrations(labeled, labels, teacher["shots_per_class"], seed)
 
     # The labeled pool minus the demonstrations is gold the teacher has not seen: a dev set.
     dev = [r for r in labeled if r["id"] not in {d["id"] for d in demos}]
@@ -113,13 +107,23 @@ def main() -> None:
     if info["majority_label_fraction"] > COLLAPSE_FRACTION:
         print(f"prompt_teacher: warning: {info['majority_label_fraction']:.0%} of pseudolabels are "
               "one label: the teacher has collapsed; try teacher.calibrate or other shots")
-    write_jsonl(f"{args.dir}/trainsets/vanilla_kd.jsonl", trainset)
-    write_jsonl(f"{args.dir}/teacher/test.jsonl", test_rows)
-    write_json(f"{args.dir}/teacher/info.json", info)
+    write_jsonl(f"{out}/trainsets/vanilla_kd.jsonl", trainset)
+    write_jsonl(f"{out}/teacher/test.jsonl", test_rows)
+    write_json(f"{out}/teacher/info.json", {**info, "peak_memory_gib": peak_memory_gib()})
     print(f"prompt_teacher: {len(texts)} examples in {info['wall_s']} s; dev accuracy "
           f"(labeled pool minus demonstrations) {info['dev_accuracy_uncalibrated']} raw, "
           f"{info['dev_accuracy_calibrated']} calibrated; pseudolabel accuracy on the pool "
           f"(analysis only) {info['pool_accuracy']}; label counts {dict(counts)}")
+
+
+@report_errors
+def main() -> None:
+    args = stage_parser(__doc__).parse_args()
+    params = load_params(args.params)
+    if args.benchmark == "sequence":
+        teach_sequence(params, args.seed, args.dir)
+    else:
+        teach_classification(params, args.seed, args.dir)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,7 @@ def main() -> None:
         rows, info = relabel_classification(args.dir, out, previous, partitions)
     students = [read_json(f"{out}/students/p{k}/info.json") for k in range(len(partitions))]
     info["students_train_wall_s"] = round(sum(s["train_wall_s"] for s in students), 2)
+    info["students_peak_memory_gib"] = max(s["peak_memory_gib"] for s in students)
     write_jsonl(f"{out}/labels.jsonl", rows)
     write_json(f"{out}/info.json", info)
     print(f"relabel: {out}: {info}")

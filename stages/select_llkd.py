@@ -3,7 +3,7 @@ uncertain (class-wise adaptive thresholds, weighted loss), logging the selection
 
 import numpy as np
 
-from kdbench.errors import report_errors
+from kdbench.errors import peak_memory_gib, report_errors
 from kdbench.io import read_json, read_jsonl, read_labeled, write_json, write_jsonl
 from kdbench.llkd import LLKDSelector, data_usage
 from kdbench.params import load_params, stage_parser
@@ -32,7 +32,8 @@ def main() -> None:
                 for step in selector.log]
     write_jsonl(f"{out}/selection_log.jsonl", log_rows)
     write_json(f"{out}/info.json", {"trainset": trainset, **info, **usage,
-                                         "selected_ids": selected})
+                                    "peak_memory_gib": peak_memory_gib(),
+                                    "selected_ids": selected})
     print(f"select_llkd: {info}; data usage {usage}")
 
 

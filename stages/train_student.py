@@ -3,7 +3,7 @@ split. The trainset is trainsets/<method>.jsonl in the seed's folder, unless --t
 (MCKD's final students train on a pair stage's labels)."""
 
 from kdbench.benchmarks import epochs, fit_and_predict_any, read_trainset
-from kdbench.errors import report_errors
+from kdbench.errors import peak_memory_gib, report_errors
 from kdbench.io import read_jsonl, write_json, write_jsonl
 from kdbench.params import load_params, stage_parser
 
@@ -24,7 +24,8 @@ def main() -> None:
                                             args.seed, {"test": test})
     out = f"{args.dir}/students/{args.method}"
     write_jsonl(f"{out}/predictions.jsonl", predictions["test"])
-    write_json(f"{out}/info.json", {"trainset": trainset, **info})
+    write_json(f"{out}/info.json", {"trainset": trainset, **info,
+                                     "peak_memory_gib": peak_memory_gib()})
     print(f"train_student: {out}: {info}")
 
 

@@ -2,7 +2,7 @@
 partition it did not see (and the test split, for the per-stage curve)."""
 
 from kdbench.benchmarks import epochs, fit_and_predict_any, read_trainset
-from kdbench.errors import report_errors
+from kdbench.errors import peak_memory_gib, report_errors
 from kdbench.io import read_json, read_jsonl, write_json, write_jsonl
 from kdbench.mckd import unseen_ids
 from kdbench.params import load_params, stage_parser
@@ -28,7 +28,8 @@ def main() -> None:
     out = f"{args.dir}/mckd/{args.stage}/students/p{args.part}"
     write_jsonl(f"{out}/predictions.jsonl", predictions["unseen"])
     write_jsonl(f"{out}/test_predictions.jsonl", predictions["test"])
-    write_json(f"{out}/info.json", {"part": args.part, **info})
+    write_json(f"{out}/info.json", {"part": args.part, **info,
+                                     "peak_memory_gib": peak_memory_gib()})
     print(f"train_student_k: part {args.part}: {info}")
 
 

@@ -141,3 +141,21 @@ def test_top_level_not_a_mapping(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("- just\n- a list\n", encoding="utf-8")
     assert_one_line_error(path, "must be a mapping")
+
+
+@pytest.mark.parametrize(("change", "needles"), [
+    ({"task": "ner"}, ["sequence.task", "'constituency'", "'slot_tagging'"]),
+    ({"source": "trees", "path": None}, ["sequence.path", "required"]),
+    ({"source": "trees", "path": "x", "task": "slot_tagging"}, ["'trees'", "constituency"]),
+    ({"min_words": 9, "max_words": 4}, ["sequence.min_words (9)", "sequence.max_words (4)"]),
+    ({"student": {"kind": "t5"}}, ["sequence.student.kind", "'structured'", "'causal_lm'"]),
+    ({"mckd": {"parts": [0]}}, ["sequence.mckd.parts", "K >= 2"]),
+])
+def test_sequence_block_mistakes_name_the_key(tmp_path, base, change, needles):
+    bad = copy.deepcopy(base)
+    for key, value in change.items():
+        if isinstance(value, dict):
+            bad["sequence"][key].update(value)
+        else:
+            bad["sequence"][key] = value
+    assert_one_line_error(write(tmp_path, bad), *needles)

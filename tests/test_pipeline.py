@@ -181,3 +181,28 @@ def test_same_params_and_seed_give_identical_results(project):
     assert after["files"].keys() == before["files"].keys()
     different = [name for name in before["files"] if before["files"][name] != after["files"][name]]
     assert different == []
+
+
+def test_one_more_sequence_stage_runs_exactly_the_new_stages(project):
+    """`dvc exp run -S` on the stage lists does what this edit of params.yaml does: the fourth
+    MCKD stage adds one pair of students, one relabel and one final per seed, nothing else."""
+    path, _ = project
+    original = (path / "params.yaml").read_text()
+    try:
+        params = yaml.safe_load(original)
+        mckd = params["sequence"]["mckd"]
+        mckd["pair_stages"].append({"id": "s3", "labels": "mckd/s2/labels.jsonl"})
+        mckd["finals"].append({"id": "mckd4", "labels": "mckd/s3/labels.jsonl"})
+        (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        ran = {line.split("'")[1] for line in dvc("repro", cwd=path).stdout.splitlines()
+               if line.startswith("Running stage")}
+        new = {f"{name}@{seed}-{suffix}" for seed in (0, 1)
+               for name, suffix in (("seq_train_student_k", "stage2-0"),
+                                    ("seq_train_student_k", "stage2-1"),
+                                    ("seq_relabel", "stage2"), ("seq_train_final", "final2"))}
+        # Downstream of them: the evaluation, the aggregate and the plots (which read data/).
+        assert ran == new | {"seq_evaluate@0", "seq_evaluate@1", "seq_aggregate", "plots"}
+        metrics = json.loads((path / "metrics/sequence.json").read_text())
+        assert metrics["mckd4_stages"] == 4 and "mckd_s3_changed_fraction" in metrics
+    finally:
+        (path / "params.yaml").write_text(original)
