@@ -4,6 +4,7 @@ import pytest
 from kdbench.errors import KDBenchError
 from kdbench.mckd import (
     average_probs,
+    chain,
     combine_relabels,
     make_partitions,
     most_confident,
@@ -87,3 +88,14 @@ def test_sequences_keep_the_most_confident_outside_students_output():
     assert new[parts[0][0]]["output"] == "( ( a ) b )"  # students 1 (0.9) and 2 (0.5)
     assert new[parts[1][0]]["output"] == "( a ( b ) )"  # students 0 (0.2) and 2 (0.5)
     assert new[parts[2][0]]["output"] == "( ( a ) b )"  # students 0 and 1
+
+
+def test_chain_walks_back_to_the_teacher_and_refuses_a_cycle():
+    stages = [{"id": "s1", "labels": "trainsets/vanilla_kd.jsonl"},
+              {"id": "s2", "labels": "mckd/s1/labels.jsonl"}]
+    assert [s["id"] for s in chain("mckd/s2/labels.jsonl", stages)] == ["s2", "s1"]
+    assert chain("trainsets/vanilla_kd.jsonl", stages) == []
+    looped = [{"id": "s1", "labels": "mckd/s2/labels.jsonl"},
+              {"id": "s2", "labels": "mckd/s1/labels.jsonl"}]
+    with pytest.raises(KDBenchError, match="cycle"):
+        chain("mckd/s2/labels.jsonl", looped)
