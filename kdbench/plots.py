@@ -70,14 +70,17 @@ def plot_accuracy_vs_data(rows: list[dict], path: str) -> None:
     _save(fig, path)
 
 
-def plot_mckd_stages(stages: list[dict], path: str) -> None:
+def plot_mckd_stages(stages: list[dict], path: str, metric: str = "accuracy",
+                     title: str = "MCKD stage by stage") -> None:
+    """Pool-label quality and test quality per stage; keys pool_label_<metric>, test_<metric>."""
     names = [s["name"] for s in stages]
+    label = metric.replace("_", " ")
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(names, [s["pool_label_accuracy"] for s in stages], "o-",
+    ax.plot(names, [s[f"pool_label_{metric}"] for s in stages], "o-",
             label="pool labels vs kept-aside gold")
-    ax.plot(names, [s["test_accuracy"] for s in stages], "s--",
-            label="test accuracy (teacher, then each stage's pair students)")
-    ax.set(xlabel="labels after", ylabel="accuracy", ylim=(0, 1), title="MCKD stage by stage")
+    ax.plot(names, [s[f"test_{metric}"] for s in stages], "s--",
+            label=f"test {label} (teacher, then each stage's pair students)")
+    ax.set(xlabel="labels after", ylabel=label, ylim=(0, 1), title=title)
     ax.legend(loc="lower left", fontsize=8)
     _save(fig, path)
 

@@ -1,6 +1,7 @@
 """Draw the run's figures: teacher reliability (test predictions of every seed pooled), LLKD
 thresholds over training (first seed), accuracy vs data used and MCKD label quality per stage
-(means over seeds). PNGs for reading offline, JSON series for `dvc plots`."""
+(means over seeds), for classification and for the sequence benchmark. PNGs for reading
+offline, JSON series for `dvc plots`."""
 
 import argparse
 from pathlib import Path
@@ -18,6 +19,20 @@ from kdbench.plots import (
     plot_reliability,
     reliability_bins,
 )
+from kdbench.tasks import get_task
+
+
+def mckd_curve(metrics: dict, pair_stages: list[dict], metric: str) -> list[dict]:
+    """The teacher, then each pair stage: its relabeled pool's quality and its students' test
+    score (means over seeds, from an aggregate's flat metrics)."""
+    stages = [{"name": "teacher", f"pool_label_{metric}": metrics[f"teacher_pool_label_{metric}"],
+               f"test_{metric}": metrics[f"teacher_{metric}"]}]
+    for stage in pair_stages:
+        key = f"mckd_{stage['id']}"
+        stages.append({"name": stage["id"],
+                       f"pool_label_{metric}": metrics[f"{key}_label_{metric}"],
+                       f"test_{metric}": metrics[f"{key}_pair_test_{metric}"]})
+    return stages
 
 
 @report_errors
@@ -26,6 +41,7 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--data", default="data", help="folder of the seed folders seed<N>")
     parser.add_argument("--metrics", default="metrics/classification.json")
+    parser.add_argument("--sequence-metrics", default="metrics/sequence.json")
     parser.add_argument("--out", default="metrics/plots")
     args = parser.parse_args()
     params = load_params(args.params)
@@ -61,15 +77,15 @@ def main() -> None:
     write_json(out / "accuracy_vs_data.json", rows)
     plot_accuracy_vs_data(rows, str(out / "accuracy_vs_data.png"))
 
-    stages = [{"name": "teacher", "pool_label_accuracy": metrics["teacher_pool_label_accuracy"],
-               "test_accuracy": metrics["teacher_accuracy"]}]
-    for stage in params["mckd"]["pair_stages"]:
-        key = f"mckd_{stage['id']}"
-        stages.append({"name": stage["id"],
-                       "pool_label_accuracy": metrics[f"{key}_label_accuracy"],
-                       "test_accuracy": metrics[f"{key}_pair_test_accuracy"]})
+    stages = mckd_curve(metrics, params["mckd"]["pair_stages"], "accuracy")
     write_json(out / "mckd_stages.json", stages)
     plot_mckd_stages(stages, str(out / "mckd_stages.png"))
+    sequence = params["sequence"]
+    metric = get_task(sequence["task"]).metrics[0]
+    stages = mckd_curve(read_json(args.sequence_metrics), sequence["mckd"]["pair_stages"], metric)
+    write_json(out / "sequence_mckd_stages.json", stages)
+    plot_mckd_stages(stages, str(out / "sequence_mckd_stages.png"), metric,
+                     f"MCKD stage by stage: {sequence['task']} ({sequence['source']} data)")
     write_json(out / "summary.json", {"teacher_test_ece": ece})
     print(f"plots: wrote {len(list(out.glob('*.png')))} figures to {out}; teacher ECE {ece}")
 
