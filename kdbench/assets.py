@@ -78,10 +78,15 @@ def dequantised(location: ModelLocation) -> ModelLocation:
         model = AutoModelForCausalLM.from_pretrained(location.directory, dtype=torch.float32,
                                                      gguf_file=location.gguf_file)
         model.hf_quantizer = None  # transformers refuses to save a GGUF-loaded model otherwise
-        partial = target.with_name(target.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
+        # Per process: two stages starting at once on a fresh machine (`dvc queue start -j 2`)
+        # each write their own copy, and the first to finish is kept.
+        partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
         model.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(partial, target)
+        try:
+            os.replace(partial, target)
+        except OSError:
+            if not (target / "config.json").is_file():
+                raise
+        shutil.rmtree(partial, ignore_errors=True)
     return ModelLocation(target)

@@ -127,6 +127,7 @@ SCHEMA: dict[str, Any] = {
         "use_student_threshold": Field(bool),
     },
     "mckd": MCKD,
+    "label_budget": {"sizes": Field(list)},
     "sequence": {
         "task": _str(choices=("constituency", "slot_tagging")),
         "source": _str(choices=("generated", "trees")),
@@ -186,6 +187,13 @@ def _validate_seeds(seeds: list) -> None:
                            "integers >= 0, e.g. [0, 1, 2]")
 
 
+def _validate_budget(sizes: list) -> None:
+    if (not sizes or any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in sizes)
+            or sizes != sorted(set(sizes))):
+        raise KDBenchError(f"params: label_budget.sizes = {sizes}; expected increasing distinct "
+                           "integers >= 1 (numbers of gold labels), e.g. [15, 25, 50, 100, 200]")
+
+
 def stage_parser(description: str) -> argparse.ArgumentParser:
     """The arguments every per-seed stage takes; its other paths are inside --dir."""
     parser = argparse.ArgumentParser(description=description)
@@ -213,6 +221,7 @@ def load_params(path: str | Path = "params.yaml") -> dict:
         raise KDBenchError(f"params: data.path is required when data.source is {data['source']!r}")
     _validate_seeds(params["seeds"])
     _validate_mckd(params["mckd"], "mckd")
+    _validate_budget(params["label_budget"]["sizes"])
     sequence = params["sequence"]
     _validate_mckd(sequence["mckd"], "sequence.mckd")
     if sequence["source"] == "trees" and sequence["task"] != "constituency":

@@ -91,3 +91,26 @@ def _save(fig, path: str) -> None:
     fig.savefig(partial, dpi=100, format="png")
     plt.close(fig)
     os.replace(partial, path)
+
+
+def plot_label_budget(curves: dict[str, list[dict]], fixed: list[dict], path: str) -> None:
+    """Accuracy vs gold labels: a curve per student kind (points {gold_labels, accuracy,
+    accuracy_std}) and a flat line per method whose gold use does not grow with the budget."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    sizes = [p["gold_labels"] for points in curves.values() for p in points]
+    for name, points in curves.items():
+        x = np.array([p["gold_labels"] for p in points])
+        y = np.array([p["accuracy"] for p in points])
+        std = np.array([p["accuracy_std"] for p in points])
+        ax.plot(x, y, "o-", label=name)
+        ax.fill_between(x, y - std, y + std, alpha=0.2)
+    for row in fixed:
+        ax.hlines(row["accuracy"], row["gold_labels"], max(sizes), linestyles="dashed",
+                  colors=f"C{2 + fixed.index(row)}", label=f"{row['name']} (uses "
+                  f"{row['gold_labels']:.0f} gold)")
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(set(sizes)), [str(s) for s in sorted(set(sizes))])
+    ax.set(xlabel="gold labels (nested budgets)", ylabel="test accuracy (mean ± std over seeds)",
+           ylim=(0, 1), title="Label budget: when is distillation worth it?")
+    ax.legend(loc="lower right", fontsize=8)
+    _save(fig, path)

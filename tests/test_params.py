@@ -87,6 +87,13 @@ CASES = [
     pytest.param(_jsonl_without_path, ("data.path", "jsonl"), id="jsonl-without-path"),
     pytest.param(_delete("student", "lr"), ("missing", "student.lr"), id="missing-key"),
     pytest.param(_set("data", "n_labeled", None), ("data.n_labeled",), id="null-required"),
+    pytest.param(_set("label_budget", "sizes", [50, 15]), ("label_budget.sizes", "increasing"),
+                 id="budget-not-increasing"),
+    pytest.param(_set("label_budget", "sizes", [0, 10]), ("label_budget.sizes", ">= 1"),
+                 id="budget-zero"),
+    pytest.param(_set("label_budget", "sizes", []), ("label_budget.sizes",), id="budget-empty"),
+    pytest.param(_set("label_budget", "sizes", [15, 15]), ("label_budget.sizes", "distinct"),
+                 id="budget-repeated"),
 ]
 
 

@@ -24,6 +24,7 @@ def project(tmp_path_factory, tiny_teacher_dir, tiny_student_dir):
         "student": {"model": str(tiny_student_dir), "max_length": 32, "batch_size": 8,
                     "epochs": 1, "eval_batch_size": 16},
         "sft": {"epochs": 1},
+        "label_budget": {"sizes": [5, 20]},  # 5 = the teacher's demonstrations
         "sequence": {"n_labeled": 6, "n_unlabeled": 12, "n_test": 5, "max_words": 6,
                      "teacher": {"model": str(tiny_teacher_dir), "shots": 2},
                      "student": {"model": str(tiny_student_dir), "max_length": 32,
@@ -51,10 +52,26 @@ def test_repro_writes_every_row_and_a_table(project):
         assert metrics[key] == pytest.approx((a + b) / 2, abs=1e-4)
         assert metrics[f"{key}_std"] == pytest.approx(abs(a - b) / 2 ** 0.5, abs=1e-4)
     for figure in ("teacher_reliability", "llkd_selection", "accuracy_vs_data", "mckd_stages",
-                   "sequence_mckd_stages"):
+                   "sequence_mckd_stages", "label_budget"):
         assert (path / f"metrics/plots/{figure}.png").read_bytes()[:4] == b"\x89PNG"
     table = (path / "metrics/classification.md").read_text()
     assert "LLKD" in table and "MCKD, 3 stages" in table and " ± " in table
+
+
+def test_label_budget_sweep_trains_nested_gold_and_gold_plus_pseudolabels(project):
+    path, _ = project
+    budget = json.loads((path / "metrics/label_budget.json").read_text())
+    assert budget["seeds"] == 2
+    for size in (5, 20):
+        assert budget[f"gold_b{size}_train_examples"] == size
+        assert 0.0 <= budget[f"gold_pseudo_b{size}_accuracy"] <= 1.0
+    # 24 pool examples: all pseudolabeled at 5 gold (all from the labeled pool of 10); at 20,
+    # 10 of the pool's examples are gold and the other 14 keep their pseudolabels.
+    assert budget["gold_pseudo_b5_train_examples"] == 5 + 24
+    assert budget["gold_pseudo_b20_train_examples"] == 20 + 14
+    table = (path / "metrics/label_budget.md").read_text()
+    assert "student on gold + pseudolabels" in table and "beats gold alone at" in table
+    assert "LLKD" in table and "MCKD final mckd3" in table
 
 
 def test_sequence_benchmark_writes_every_row_and_keeps_raw_teacher_outputs(project):
