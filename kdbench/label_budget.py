@@ -41,6 +41,19 @@ def budget_trainsets(order: list[dict], pseudolabeled: list[dict], size: int,
     return {"gold": gold, "gold_pseudo": gold + pseudo}
 
 
+STUDENTS = {"gold": "student on gold alone (SFT)",
+            "gold_pseudo": "student on gold + pseudolabels"}
+
+
+def budget_curves(rows: list[dict], sizes: list[int]) -> dict[str, list[dict]]:
+    """Per student kind, its points {gold_labels, accuracy, accuracy_std} over the budgets."""
+    by_name = {r["name"]: r for r in rows}
+    return {title: [{"gold_labels": size, "accuracy": by_name[f"{name}_b{size}"]["accuracy"],
+                     "accuracy_std": by_name[f"{name}_b{size}"]["accuracy_std"]}
+                    for size in sizes]
+            for name, title in STUDENTS.items()}
+
+
 def budget_table(rows: list[dict], sizes: list[int], fixed_metrics: dict,
                  fixed: list[tuple[str, str]], seeds: int) -> str:
     """Markdown: a row per method, a column of test accuracy (mean ± std) per budget, and the
@@ -56,8 +69,7 @@ def budget_table(rows: list[dict], sizes: list[int], fixed_metrics: dict,
                 **{s: f"{mean:.3f} ± {std:.3f}" for s, (mean, std) in cells.items()}}
 
     body = []
-    for name, title in [("gold", "student on gold alone (SFT)"),
-                        ("gold_pseudo", "student on gold + pseudolabels")]:
+    for name, title in STUDENTS.items():
         cells = {s: (by_name[f"{name}_b{s}"]["accuracy"], by_name[f"{name}_b{s}"]["accuracy_std"])
                  for s in sizes}
         body.append(line(title, cells, "the budget"))

@@ -104,9 +104,9 @@ def plot_label_budget(curves: dict[str, list[dict]], fixed: list[dict], path: st
         std = np.array([p["accuracy_std"] for p in points])
         ax.plot(x, y, "o-", label=name)
         ax.fill_between(x, y - std, y + std, alpha=0.2)
-    for row in fixed:
+    for i, row in enumerate(fixed):
         ax.hlines(row["accuracy"], row["gold_labels"], max(sizes), linestyles="dashed",
-                  colors=f"C{2 + fixed.index(row)}", label=f"{row['name']} (uses "
+                  colors=f"C{2 + i}", label=f"{row['name']} (uses "
                   f"{row['gold_labels']:.0f} gold)")
     ax.set_xscale("log")
     ax.set_xticks(sorted(set(sizes)), [str(s) for s in sorted(set(sizes))])

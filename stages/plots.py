@@ -1,7 +1,6 @@
 """Draw the run's figures: teacher reliability (test predictions of every seed pooled), LLKD
 thresholds over training (first seed), accuracy vs data used and MCKD label quality per stage
-(means over seeds), for classification and for the sequence benchmark, and the label-budget
-sweep's accuracy vs gold labels. PNGs for reading
+(means over seeds), for classification and for the sequence benchmark. PNGs for reading
 offline, JSON series for `dvc plots`."""
 
 import argparse
@@ -15,7 +14,6 @@ from kdbench.params import load_params
 from kdbench.plots import (
     expected_calibration_error,
     plot_accuracy_vs_data,
-    plot_label_budget,
     plot_llkd_selection,
     plot_mckd_stages,
     plot_reliability,
@@ -44,7 +42,6 @@ def main() -> None:
     parser.add_argument("--data", default="data", help="folder of the seed folders seed<N>")
     parser.add_argument("--metrics", default="metrics/classification.json")
     parser.add_argument("--sequence-metrics", default="metrics/sequence.json")
-    parser.add_argument("--budget-metrics", default="metrics/label_budget.json")
     parser.add_argument("--out", default="metrics/plots")
     args = parser.parse_args()
     params = load_params(args.params)
@@ -89,19 +86,6 @@ def main() -> None:
     write_json(out / "sequence_mckd_stages.json", stages)
     plot_mckd_stages(stages, str(out / "sequence_mckd_stages.png"), metric,
                      f"MCKD stage by stage: {sequence['task']} ({sequence['source']} data)")
-    budget = read_json(args.budget_metrics)
-    curves = {title: [{"gold_labels": size, "accuracy": budget[f"{name}_b{size}_accuracy"],
-                       "accuracy_std": budget[f"{name}_b{size}_accuracy_std"]}
-                      for size in params["label_budget"]["sizes"]]
-              for name, title in [("gold", "gold alone (SFT)"),
-                                  ("gold_pseudo", "gold + pseudolabels")]}
-    fixed = [{"name": name, "accuracy": metrics[f"{name}_accuracy"],
-              "gold_labels": metrics[f"{name}_gold_labels"]}
-             for name in ["teacher", "vanilla_kd", "llkd"]
-             + [f["id"] for f in params["mckd"]["finals"]]]
-    write_json(out / "label_budget.json", [{"name": name, **point}
-                                           for name, points in curves.items() for point in points])
-    plot_label_budget(curves, fixed, str(out / "label_budget.png"))
     write_json(out / "summary.json", {"teacher_test_ece": ece})
     print(f"plots: wrote {len(list(out.glob('*.png')))} figures to {out}; teacher ECE {ece}")
 

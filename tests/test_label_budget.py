@@ -3,7 +3,7 @@
 import pytest
 
 from kdbench.errors import KDBenchError
-from kdbench.label_budget import budget_table, budget_trainsets, gold_order
+from kdbench.label_budget import budget_curves, budget_table, budget_trainsets, gold_order
 
 
 def rows(prefix: str, n: int, label: str = "a") -> list[dict]:
@@ -87,6 +87,9 @@ def test_table_says_where_each_method_beats_gold_alone():
     assert lines["LLKD"][1:4] == ["-", "0.850 ± 0.000", "0.850 ± 0.000"]
     assert lines["LLKD"][-1] == "50"
     assert "3 seeds" in text
+    curves = budget_curves(rows_, sizes)
+    assert [p["accuracy"] for p in curves["student on gold + pseudolabels"]] == [0.70, 0.79, 0.96]
+    assert [p["gold_labels"] for p in curves["student on gold alone (SFT)"]] == sizes
 
 
 def test_table_names_the_missing_method():
