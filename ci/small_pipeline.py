@@ -2,8 +2,9 @@
 
 This repository's dvc.yaml with the real models on tiny sizes (ci/small_params.yaml overrides
 params.yaml) runs with `dvc repro` in a scratch copy; each benchmark's metrics are compared with
-its committed baseline (ci/baseline.json: classification, ci/baseline_sequence.json: sequence)
-under gate.yaml. Exit 1 when a metric regressed.
+its committed baseline (ci/baseline.json: classification, ci/baseline_sequence.json: sequence,
+ci/baseline_label_budget.json: the label-budget sweep) under gate.yaml. Exit 1 when a metric
+regressed.
 
     python ci/small_pipeline.py                      # run + gate
     python ci/small_pipeline.py --write-baseline     # run, then make this run the baseline
@@ -22,7 +23,8 @@ import yaml
 from kdbench.errors import report_errors
 from kdbench.project import ROOT, dvc, scratch_project
 
-BASELINES = {"classification": "ci/baseline.json", "sequence": "ci/baseline_sequence.json"}
+BASELINES = {"classification": "ci/baseline.json", "sequence": "ci/baseline_sequence.json",
+             "label_budget": "ci/baseline_label_budget.json"}
 
 
 @report_errors
