@@ -143,6 +143,7 @@ SCHEMA: dict[str, Any] = {
             "constrained": Field(bool),
             "unary": Field(bool),
             "dtype": _str(choices=("float32", "bfloat16", "float16")),
+            "batch_size": _int(1),
         },
         "student": {**STUDENT, "kind": _str(choices=SEQUENCE_STUDENTS)},
         "sft_epochs": _int(1),

@@ -36,7 +36,7 @@ def teach_sequence(params: dict, seed: int, out: str) -> None:
     model, tokenizer = load_causal_lm(teacher["model"], teacher["dtype"])
     load_s = time.time() - start
     outputs, info = label_rows(task, model, tokenizer, shots, unlabeled + test, tags,
-                               teacher["constrained"], teacher["unary"])
+                               teacher["constrained"], teacher["unary"], teacher["batch_size"])
     pool, test_rows = outputs[:len(unlabeled)], outputs[len(unlabeled):]
     # Unreadable outputs stay in teacher/pool.jsonl; a student can only learn from readable ones.
     trainset = [{"id": u["id"], "words": u["words"], "target": o["output"],

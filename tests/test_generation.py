@@ -145,13 +145,40 @@ def test_prefix_cache_gives_the_same_as_the_whole_prompt(request, model_fixture,
 
 
 @pytest.mark.parametrize("model_fixture", ["tiny_causal_lm", "tiny_sliding_lm"])
-def test_logprobs_equal_a_teacher_forced_pass(request, model_fixture, tokenizer):
+@pytest.mark.parametrize("reuse_prefix", [True, False])
+def test_batches_give_the_same_as_one_prompt_at_a_time(request, model_fixture, tokenizer,
+                                                       reuse_prefix):
+    model = request.getfixturevalue(model_fixture)
+    sentences = random_sentences(6, seed=5)
+    prompts = [tree_prompt(s) for s in sentences] + [tag_prompt(s) for s in sentences[:5]]
+    grammars = [BracketGrammar(s) for s in sentences] + [TagGrammar(len(s), TAGS)
+                                                         for s in sentences[:5]]
+    lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+    assert lengths != sorted(lengths)  # batches are drawn in another order than the input's
+    alone = generate(model, tokenizer, PREFIX, prompts, grammars, reuse_prefix=reuse_prefix)
+    # 11 prompts: batches of 3 leave a last one of 2; 16 puts them all in one.
+    for batch_size in (3, 16):
+        batched = generate(model, tokenizer, PREFIX, prompts, grammars,
+                           reuse_prefix=reuse_prefix, batch_size=batch_size)
+        for a, b in zip(alone, batched, strict=True):
+            assert a.text == b.text and a.token_ids == b.token_ids
+            assert a.token_logprobs == pytest.approx(b.token_logprobs, abs=1e-4)
+        # In input order: each output is over its own prompt's words.
+        for words, gen in zip(sentences, batched, strict=False):
+            assert read_unlabeled(gen.text, len(words)).words == [escape_word(w) for w in words]
+        for words, gen in zip(sentences, batched[len(sentences):], strict=False):
+            assert read_tags(gen.text, len(words)) is not None
+
+
+@pytest.mark.parametrize("model_fixture", ["tiny_causal_lm", "tiny_sliding_lm"])
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_logprobs_equal_a_teacher_forced_pass(request, model_fixture, tokenizer, batch_size):
     model = request.getfixturevalue(model_fixture)
     sentences = random_sentences(3, seed=4)
     prompts = [tree_prompt(s) for s in sentences] + [tag_prompt(s) for s in sentences]
     grammars = [BracketGrammar(s) for s in sentences] + [TagGrammar(len(s), TAGS)
                                                          for s in sentences]
-    out = generate(model, tokenizer, PREFIX, prompts, grammars)
+    out = generate(model, tokenizer, PREFIX, prompts, grammars, batch_size=batch_size)
     prefix_ids = tokenizer(PREFIX)["input_ids"]
     for prompt, gen in zip(prompts, out, strict=True):
         base = prefix_ids + tokenizer(prompt, add_special_tokens=False)["input_ids"]
@@ -229,3 +256,6 @@ def test_bad_input_is_refused(tiny_causal_lm, tokenizer):
         generate(tiny_causal_lm, tokenizer, PREFIX, ["Tags:"], [TagGrammar(1, ["O"])] * 2)
     with pytest.raises(KDBenchError, match="tokenize alike"):  # an uncased tokenizer
         generate(tiny_causal_lm, tokenizer, PREFIX, ["Tags:"], [TagGrammar(1, ["B-X", "B-x"])])
+    with pytest.raises(KDBenchError, match="batch_size = 0; expected an integer >= 1$"):
+        generate(tiny_causal_lm, tokenizer, PREFIX, ["Tags:"], [TagGrammar(1, ["O"])],
+                 batch_size=0)

@@ -156,6 +156,7 @@ def test_top_level_not_a_mapping(tmp_path):
     ({"source": "trees", "path": "x", "task": "slot_tagging"}, ["'trees'", "constituency"]),
     ({"min_words": 9, "max_words": 4}, ["sequence.min_words (9)", "sequence.max_words (4)"]),
     ({"student": {"kind": "t5"}}, ["sequence.student.kind", "'structured'", "'causal_lm'"]),
+    ({"teacher": {"batch_size": 0}}, ["sequence.teacher.batch_size = 0", "int >= 1"]),
     ({"mckd": {"parts": [0]}}, ["sequence.mckd.parts", "K >= 2"]),
 ])
 def test_sequence_block_mistakes_name_the_key(tmp_path, base, change, needles):

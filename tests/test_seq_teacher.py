@@ -34,11 +34,14 @@ def test_constrained_outputs_are_all_readable(tiny_causal_lm, tokenizer, task_na
     shots = [{"words": ["to", "boston"],
               "target": "( ( to ) ( boston ) )" if task_name == "constituency" else "O B-city"}]
     out, info = label_rows(task, tiny_causal_lm, tokenizer, shots, rows, tags, constrained=True,
-                           unary=True)
+                           unary=True, batch_size=3)
     assert [r["id"] for r in out] == ["0", "1", "2", "3"]
     assert all(r["readable"] and r["output"] == r["raw"] and 0 < r["confidence"] <= 1
                for r in out)
     assert info["unreadable"] == 0 and info["generated"] == 4
+    with pytest.raises(KDBenchError, match="batch_size = 0"):  # it reaches the decoder
+        label_rows(task, tiny_causal_lm, tokenizer, shots, rows, tags, constrained=True,
+                   unary=True, batch_size=0)
 
 
 def test_unconstrained_unreadable_outputs_are_kept_and_counted(tiny_causal_lm, tokenizer):
