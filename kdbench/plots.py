@@ -109,6 +109,7 @@ def plot_label_budget(curves: dict[str, list[dict]], fixed: list[dict], path: st
                   colors=f"C{2 + i}", label=f"{row['name']} (uses "
                   f"{row['gold_labels']:.0f} gold)")
     ax.set_xscale("log")
+    ax.minorticks_off()  # the log axis's own ticks would crowd the budgets' labels
     ax.set_xticks(sorted(set(sizes)), [str(s) for s in sorted(set(sizes))])
     ax.set(xlabel="gold labels (nested budgets)", ylabel="test accuracy (mean ± std over seeds)",
            ylim=(0, 1), title="Label budget: when is distillation worth it?")
