@@ -21,12 +21,13 @@ import time
 
 import torch
 
+from kdbench.demonstrations import sampled
 from kdbench.generation import generate
 from kdbench.io import write_json
-from kdbench.seq_teacher import SEPARATOR, pick_shots, prefix, prompt
+from kdbench.lm import load_causal_lm
+from kdbench.seq_teacher import SEPARATOR, prefix, prompt
 from kdbench.seqdata import generate_treebank
 from kdbench.tasks import get_task
-from kdbench.teacher import load_causal_lm
 
 
 def main() -> None:
@@ -48,7 +49,7 @@ def main() -> None:
     rows = generate_treebank(args.n + 4 * args.shots, seed=0, min_words=args.min_words,
                              max_words=args.max_words)
     sentences, pool = rows[:args.n], rows[args.n:]
-    context = prefix(task, pick_shots(pool, args.shots, seed=0))
+    context = prefix(task, sampled(pool, args.shots, seed=0))
     queries = [prompt(task, r["words"]) for r in sentences]
     grammars = [task.grammar(r["words"], [], unary=True) for r in sentences]
 

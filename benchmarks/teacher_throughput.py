@@ -2,18 +2,18 @@
 
 Variants, all scoring the same examples with the same prompt:
 - naive:   the whole prompt (few-shot prefix + example) through the model for every example;
-- cached:  the project's path: the prefix's KV cache computed once and reused (copied);
-- batched: the same cached prefix, repeated over a batch of right-padded examples; the label
-           scores are read at each example's last real token;
+- cached:  the stage's own scorer (kdbench.teacher.TransformersScorer) one example at a time:
+           the prefix's KV cache computed once and copied;
+- batched: the same scorer at --batch-size (the pipeline's teacher.batch_size): right-padded
+           batches after the cached prefix, the output layer only where a label is read;
 - floor:   the example's own tokens alone, no prefix: what a perfect prefix cache would cost.
-Prints examples/s, prompt tokens/s and ratios, checks naive and cached give the same label
-scores, and writes a JSON file. Timings are wall-clock on whatever else the machine is doing.
+Prints examples/s, prompt tokens/s and ratios, checks the variants give the same label scores
+as naive, and writes a JSON file. Timings are wall-clock on whatever else the machine is doing.
 
     python benchmarks/teacher_throughput.py --n 40 --out benchmarks/results/teacher_cpu.json
 """
 
 import argparse
-import copy
 import json
 import os
 import platform
@@ -23,8 +23,9 @@ import numpy as np
 import torch
 
 from kdbench.data import clean, load_bbc, split
+from kdbench.demonstrations import per_class
 from kdbench.io import write_json
-from kdbench.teacher import PromptSpec, TransformersScorer, pick_demonstrations
+from kdbench.teacher import PromptSpec, TransformersScorer
 
 
 def token_ids(scorer: TransformersScorer, text: str, special: bool = False) -> list[int]:
@@ -40,33 +41,6 @@ def naive_scores(scorer: TransformersScorer, prefix: str, queries: list[str],
             ids = torch.tensor([prefix_ids + token_ids(scorer, query)])
             logits = scorer.model(ids, logits_to_keep=1).logits[0, -1].float()
             out[row] = torch.log_softmax(logits, dim=-1)[label_ids].numpy()
-    return out
-
-
-def batched_scores(scorer: TransformersScorer, prefix: str, queries: list[str],
-                   label_ids: list[int], batch_size: int) -> np.ndarray:
-    prefix_ids = token_ids(scorer, prefix, special=True)
-    pad = scorer.tokenizer.pad_token_id or 0
-    out = np.zeros((len(queries), len(label_ids)))
-    with torch.no_grad():
-        prefix_cache = scorer.model(torch.tensor([prefix_ids]), use_cache=True,
-                                    logits_to_keep=1).past_key_values
-        for start in range(0, len(queries), batch_size):
-            ids = [token_ids(scorer, q) for q in queries[start:start + batch_size]]
-            lengths = torch.tensor([len(x) for x in ids])
-            width = int(lengths.max())
-            batch = torch.tensor([x + [pad] * (width - len(x)) for x in ids])
-            mask = torch.ones(len(ids), len(prefix_ids) + width, dtype=torch.long)
-            for row, n in enumerate(lengths.tolist()):
-                mask[row, len(prefix_ids) + n:] = 0
-            cache = copy.deepcopy(prefix_cache)
-            cache.batch_repeat_interleave(len(ids))
-            hidden = scorer.model.model(batch, attention_mask=mask, past_key_values=cache,
-                                        use_cache=True).last_hidden_state
-            # Only the last real position of each row goes through the large output layer.
-            last = hidden[torch.arange(len(ids)), lengths - 1]
-            logits = scorer.model.lm_head(last).float()
-            out[start:start + len(ids)] = torch.log_softmax(logits, -1)[:, label_ids].numpy()
     return out
 
 
@@ -94,11 +68,13 @@ def main() -> None:
     rows, labels, _ = clean(load_bbc(), None, dedup=True)
     splits = split(rows, labels, 50, args.n, 10, seed=0)
     spec = PromptSpec("", "Article", "Topic", {label: label for label in labels}, 40, 60)
-    demos = pick_demonstrations(splits.labeled, labels, args.shots_per_class, seed=0)
+    demos = per_class(splits.labeled, labels, args.shots_per_class, seed=0)
     prefix = spec.prefix(demos)
     queries = [spec.query(r["text"]) for r in splits.unlabeled]
 
-    load_s, scorer = timed(lambda: TransformersScorer(args.model))
+    load_s, scorer = timed(lambda: TransformersScorer(args.model, batch_size=1))
+    batched = TransformersScorer("unused", model=scorer.model, tokenizer=scorer.tokenizer,
+                                 batch_size=args.batch_size)
     label_ids = [token_ids(scorer, c)[0] for c in spec.continuations()]
     assert all(len(token_ids(scorer, c)) == 1 for c in spec.continuations()), "single-token labels"
     prefix_tokens = len(token_ids(scorer, prefix, special=True))
@@ -109,7 +85,7 @@ def main() -> None:
     for name, fn in [
         ("naive", lambda: naive_scores(scorer, prefix, queries, label_ids)),
         ("cached", lambda: scorer.score(prefix, queries, spec.continuations())),
-        ("batched", lambda: batched_scores(scorer, prefix, queries, label_ids, args.batch_size)),
+        ("batched", lambda: batched.score(prefix, queries, spec.continuations())),
         ("floor", lambda: floor_pass(scorer, queries)),
     ]:
         seconds, scores = timed(fn)

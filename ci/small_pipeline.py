@@ -1,10 +1,9 @@
 """Run the small pipeline CI can afford and check it with the regression gate.
 
 This repository's dvc.yaml with the real models on tiny sizes (ci/small_params.yaml overrides
-params.yaml) runs with `dvc repro` in a scratch copy; each benchmark's metrics are compared with
-its committed baseline (ci/baseline.json: classification, ci/baseline_sequence.json: sequence,
-ci/baseline_label_budget.json: the label-budget sweep) under gate.yaml. Exit 1 when a metric
-regressed.
+params.yaml) runs with `dvc repro` in a scratch copy; each results file metrics/<name>.json is
+compared with its committed baseline ci/baselines/<name>.json under gate.yaml. Exit 1 when a
+metric regressed.
 
     python ci/small_pipeline.py                      # run + gate
     python ci/small_pipeline.py --write-baseline     # run, then make this run the baseline
@@ -20,11 +19,10 @@ from pathlib import Path
 
 import yaml
 
-from kdbench.errors import report_errors
+from kdbench.errors import KDBenchError, report_errors
 from kdbench.project import ROOT, dvc, scratch_project
 
-BASELINES = {"classification": "ci/baseline.json", "sequence": "ci/baseline_sequence.json",
-             "label_budget": "ci/baseline_label_budget.json"}
+BASELINES = sorted(p.stem for p in (ROOT / "ci/baselines").glob("*.json"))
 
 
 @report_errors
@@ -43,20 +41,25 @@ def main() -> None:
         dvc("repro", cwd=project)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        for benchmark in BASELINES:
+        for name in BASELINES:
             for suffix in (".json", ".md"):
-                shutil.copy(project / "metrics" / f"{benchmark}{suffix}", out)
+                written = project / "metrics" / f"{name}{suffix}"
+                if not written.is_file():
+                    raise KDBenchError(f"the small pipeline wrote no metrics/{name}{suffix}, "
+                                       f"which ci/baselines/{name}.json expects")
+                shutil.copy(written, out)
     print(f"small pipeline: dvc repro in {time.time() - start:.0f} s")
     failed = False
-    for benchmark, baseline in BASELINES.items():
-        print((out / f"{benchmark}.md").read_text(encoding="utf-8"))
+    for name in BASELINES:
+        print((out / f"{name}.md").read_text(encoding="utf-8"))
+        baseline = ROOT / "ci/baselines" / f"{name}.json"
         if args.write_baseline:
-            shutil.copy(out / f"{benchmark}.json", ROOT / baseline)
+            shutil.copy(out / f"{name}.json", baseline)
             print(f"wrote {baseline}")
             continue
         gate = subprocess.run([sys.executable, "-m", "kdbench.gate", "--current",
-                               str(out / f"{benchmark}.json"), "--baseline",
-                               str(ROOT / baseline), "--rules", args.rules])
+                               str(out / f"{name}.json"), "--baseline", str(baseline),
+                               "--rules", args.rules])
         failed |= gate.returncode != 0
     sys.exit(1 if failed else 0)
 

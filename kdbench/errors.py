@@ -1,7 +1,6 @@
 """The one error type a user sees: a single line naming the problem and what is allowed."""
 
 import functools
-import resource
 import sys
 import time
 from collections.abc import Callable
@@ -10,11 +9,6 @@ from pathlib import Path
 
 class KDBenchError(Exception):
     """A problem with the user's input (params, data, files), reported as one line."""
-
-
-def peak_memory_gib() -> float:
-    """This process's peak resident memory so far (stages write it into their info.json)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)  # KiB on Linux
 
 
 def report_errors(main: Callable[[], None]) -> Callable[[], None]:
@@ -29,6 +23,8 @@ def report_errors(main: Callable[[], None]) -> Callable[[], None]:
         except KDBenchError as err:
             print(f"error: {err}", file=sys.stderr)
             sys.exit(2)
+        from kdbench.runtime import peak_memory_gib
+
         print(f"{Path(sys.argv[0]).stem}: done in {time.time() - start:.1f} s, "
               f"peak memory {peak_memory_gib():.2f} GiB", flush=True)
 

@@ -23,133 +23,16 @@ about half of a call on a CPU), so batches of 16 decode about 3x faster there
 (benchmarks/seq_teacher_throughput.py).
 """
 
-import copy
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
-from kdbench.constituency import escape_word
+from kdbench.devices import of
 from kdbench.errors import KDBenchError
-from kdbench.slot_tagging import read_tags
-
-State = tuple
-OPEN, CLOSE = " (", " )"
-_ASCII_SPACE = frozenset(" \t\n\r\f\v")  # what constituency's reader splits words on
-
-
-class Grammar(Protocol):
-    def initial(self) -> State: ...
-
-    def allowed(self, state: State) -> list[str]:
-        """Units that may come next; empty once the output is complete, and only then."""
-
-    def advance(self, state: State, unit: str) -> State:
-        """The state after `unit`, one of allowed(state)."""
-
-
-class BracketGrammar:
-    """Unlabeled trees in constituency's format over exactly `words`, in order: every word as
-    `( word )` (brackets escaped as -LRB-/-RRB-), one root bracket, every node non-empty.
-
-    With `unary`, single-child nodes are allowed (the metric ignores them) and `max_depth`, the
-    brackets open at once (a word's included), bounds their chains so decoding ends; its default,
-    one more than the word count, fits every tree without unary nodes. Without it, every inner
-    node has two or more children, exactly the trees to_unlabeled writes. Unary nodes are the
-    default: a few-shot model that opens brackets too eagerly gets harmless unary chains instead
-    of being forced into deep left-branching trees (Gemma 3 270M, 8 shots, 30 CRAFT sentences:
-    corpus F1 0.44 with unary nodes, 0.30 without).
-    """
-
-    def __init__(self, words: Sequence[str], unary: bool = True, max_depth: int | None = None):
-        if not words:
-            raise KDBenchError("a tree needs at least one word")
-        spaced = [w for w in words if not w or _ASCII_SPACE & set(w)]
-        if spaced:
-            raise KDBenchError(f"words must be non-empty and without spaces: {spaced}")
-        self.units = [" " + escape_word(w) for w in words]
-        self.min_children = 1 if unary else 2
-        self.max_depth = len(words) + 1 if max_depth is None else max_depth
-        if self.max_depth < 2:
-            raise KDBenchError(f"max_depth = {self.max_depth}: a tree needs at least 2 levels")
-
-    # State: (words placed, child counts of the open nodes from the root in, whether the innermost
-    # open node is a leaf that already holds its word). An innermost node with no child yet may
-    # still become a leaf or an inner node.
-    def initial(self) -> State:
-        return (0, (), False)
-
-    def _need(self, open_nodes: tuple[int, ...]) -> int:
-        """Fewest words that complete the open nodes: one for the innermost if it has no child
-        yet, one per child an inner node still lacks."""
-        lacking = sum(max(0, self.min_children - c) for c in open_nodes)
-        return lacking - self.min_children + 1 if open_nodes[-1] == 0 else lacking
-
-    def allowed(self, state: State) -> list[str]:
-        placed, open_nodes, in_leaf = state
-        if in_leaf:
-            return [CLOSE]
-        if not open_nodes:
-            return [OPEN] if placed == 0 else []
-        n, depth, children = len(self.units), len(open_nodes), open_nodes[-1]
-        units = []
-        # Only a one-word sentence's root holds its word directly: `( word )`.
-        if children == 0 and placed < n and (depth > 1 or n == 1):
-            units.append(self.units[placed])
-        # Opening only where the words left can still complete every open node keeps every
-        # state completable, and bounds the depth by the word count without unary nodes.
-        opened = open_nodes[:-1] + (children + 1, 0)
-        if depth < self.max_depth and self._need(opened) <= n - placed:
-            units.append(OPEN)
-        # Closing the root ends the output, so it waits for the last word.
-        if children >= self.min_children and (depth > 1 or placed == n):
-            units.append(CLOSE)
-        return units
-
-    def advance(self, state: State, unit: str) -> State:
-        placed, open_nodes, _ = state
-        if unit == OPEN:
-            parent = open_nodes[:-1] + (open_nodes[-1] + 1,) if open_nodes else ()
-            return (placed, parent + (0,), False)
-        if unit == CLOSE:
-            return (placed, open_nodes[:-1], False)
-        return (placed + 1, open_nodes, True)
-
-
-class TagGrammar:
-    """Exactly one tag from `tags` per word, space separated (slot_tagging's format); with
-    bio_valid, I-X only right after B-X or I-X."""
-
-    def __init__(self, n_words: int, tags: Sequence[str], bio_valid: bool = True):
-        if n_words < 1:
-            raise KDBenchError(f"n_words = {n_words}: need at least one word to tag")
-        bad = [t for t in tags if read_tags(t, 1) != [t]]
-        if bad or not tags:
-            raise KDBenchError(f"tags must be BIO tags without spaces (O, B-type, I-type): {bad}")
-        if bio_valid and all(t.startswith("I-") for t in tags):
-            raise KDBenchError(f"with bio_valid no tag in {list(tags)} can start a sentence")
-        self.n_words = n_words
-        self.tags = list(dict.fromkeys(tags))
-        self.bio_valid = bio_valid
-
-    # State: (tags written, the last one); "O" before the first, so no I- can open a sentence.
-    def initial(self) -> State:
-        return (0, "O")
-
-    def allowed(self, state: State) -> list[str]:
-        written, previous = state
-        if written == self.n_words:
-            return []
-        return [" " + t for t in self.tags if self._may_follow(t, previous)]
-
-    def _may_follow(self, tag: str, previous: str) -> bool:
-        if not self.bio_valid or not tag.startswith("I-"):
-            return True
-        return previous[:2] in ("B-", "I-") and previous[2:] == tag[2:]
-
-    def advance(self, state: State, unit: str) -> State:
-        return (state[0] + 1, unit[1:])
+from kdbench.grammars import Grammar, State
+from kdbench.lm import fork, prefix_cache
+from kdbench.progress import progress
 
 
 @dataclass(frozen=True)
@@ -201,6 +84,7 @@ class _Decoder:
         import torch
 
         self.torch, self.model, self.tokenizer = torch, model, tokenizer
+        self.device = of(model)
         self.ids: dict[str, list[int]] = {}
         end_ids = _unit_ids(tokenizer, end)
         self.end_token = end_ids[0] if end_ids else None
@@ -255,9 +139,10 @@ class _Decoder:
         taken = [row.take(count) for row in rows]
         # The shortest queue reads at least its last position, so at least one logit row is kept.
         first = min(first_read for _, first_read in taken)
-        out = self.model(self.torch.tensor([fed for fed, _ in taken]), past_key_values=cache,
+        out = self.model(self.torch.tensor([fed for fed, _ in taken], device=self.device),
+                         past_key_values=cache,
                          use_cache=True, logits_to_keep=count - first)
-        logprobs = self.torch.log_softmax(out.logits.float(), dim=-1)
+        logprobs = self.torch.log_softmax(out.logits.float(), dim=-1).cpu()
         for row, (_, first_read), dists in zip(rows, taken, logprobs, strict=True):
             for position in range(first_read, count):
                 row.receive(dists[position - first])
@@ -270,7 +155,7 @@ class _Decoder:
             going = [r for r, row in enumerate(rows) if not row.done]
             if 0 < len(going) < len(rows):
                 # Finished rows leave the batch and its cache: no later call computes for them.
-                cache.batch_select_indices(self.torch.tensor(going))
+                cache.batch_select_indices(self.torch.tensor(going, device=self.device))
             rows = [rows[r] for r in going]
 
 
@@ -344,7 +229,7 @@ class _Row:
 
 
 def generate(model, tokenizer, prefix: str, prompts: Sequence[str], grammars: Sequence[Grammar],
-             progress: bool = False, reuse_prefix: bool = True, end: str = "\n",
+             show_progress: bool = False, reuse_prefix: bool = True, end: str = "\n",
              batch_size: int = 1) -> list[Generation]:
     """Greedy constrained output of `model` (in eval mode) for prefix + each prompt, in order.
 
@@ -375,28 +260,20 @@ def generate(model, tokenizer, prefix: str, prompts: Sequence[str], grammars: Se
     # Longer prompts have longer outputs: a batch of similar lengths keeps its rows busy together.
     order = sorted(range(len(prompts)), key=lambda i: len(feeds[i]))
     results: dict[int, Generation] = {}
-    start = time.time()
+    bar = progress(len(prompts), "generate", show=show_progress)
     with torch.no_grad():
-        prefix_cache = None
-        if reuse_prefix and prefix_ids:
-            prefix_cache = model(torch.tensor([prefix_ids]), use_cache=True,
-                                 logits_to_keep=1).past_key_values
+        cache_of_prefix = prefix_cache(model, prefix_ids) if reuse_prefix and prefix_ids else None
         for first in range(0, len(order), batch_size):
             batch = order[first:first + batch_size]
-            if prefix_cache is None:
+            if cache_of_prefix is None:
                 rows = [_Row(decoder, grammars[i], prefix_ids + feeds[i]) for i in batch]
                 cache = None
             else:
                 rows = [_Row(decoder, grammars[i], feeds[i]) for i in batch]
-                # A copy per batch: sliding-window caches cannot be cropped back to the prefix.
-                cache = copy.deepcopy(prefix_cache)
-                cache.batch_repeat_interleave(len(batch))
+                cache = fork(cache_of_prefix, len(batch))
             decoder.decode(rows, cache)
             for i, row in zip(batch, rows, strict=True):
                 results[i] = row.generation()
-            done = first + len(batch)
-            if progress and done // 10 > first // 10:
-                rate = done / (time.time() - start)
-                print(f"  generate: {done}/{len(prompts)} ({rate:.2f} ex/s, "
-                      f"eta {(len(prompts) - done) / rate:.0f} s)", flush=True)
+            bar.update(len(batch))
+    bar.close()
     return [results[i] for i in range(len(prompts))]

@@ -1,9 +1,8 @@
 """The files passed between stages: JSON and JSONL, written atomically.
 
-Formats (the only place that knows them):
-- trainset JSONL: {"id", "text", "label"} plus optional "probs" (teacher distribution)
-  and, for the unlabeled pool as prepared, "gold" instead of "label".
-- predictions JSONL: {"id", "label", "probs"}: one row per scored example.
+Row formats: see kdbench.tasks (a task's gold, trainset and prediction rows); a classification
+prediction is {"id", "label", "probs"} (`prediction_rows`), a sequence one {"id", "output",
+"confidence"}.
 """
 
 import json
@@ -12,6 +11,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from kdbench.errors import KDBenchError
 
@@ -83,3 +84,18 @@ def read_labeled(path: str | Path, labels: list[str], label_field: str = "label"
                 f"{path} row {number}: label {row[label_field]!r} is not in the label set {labels}"
             )
     return rows
+
+
+def prediction_rows(ids: list[str], probs: np.ndarray, labels: list[str]) -> list[dict]:
+    """Rows of the predictions format: id, argmax label, full distribution."""
+    return [{"id": i, "label": labels[int(p.argmax())], "probs": [round(float(x), 6) for x in p]}
+            for i, p in zip(ids, probs, strict=True)]
+
+
+def write_subset(folder: str, name: str, subset: list[dict], pool: int, rule: str) -> None:
+    """A baseline's subset of the pseudolabeled pool: trainsets/<name>.jsonl, and beside it
+    <name>.info.json saying how it was chosen."""
+    write_jsonl(f"{folder}/trainsets/{name}.jsonl", subset)
+    write_json(f"{folder}/trainsets/{name}.info.json",
+               {"rule": rule, "size": len(subset), "pool": pool})
+    print(f"{name}: {rule}: {len(subset)} of {pool}")

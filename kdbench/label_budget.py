@@ -11,8 +11,10 @@ from kdbench.errors import KDBenchError
 from kdbench.report import markdown_table
 
 
-def gold_order(labeled: list[dict], unlabeled: list[dict], demo_ids: list[str]) -> list[dict]:
-    """Every example with a gold label, as {id, text, label}, in the order budgets take them."""
+def gold_order(labeled: list[dict], pool: list[dict], demo_ids: list[str]) -> list[dict]:
+    """Every example with a gold label in the order budgets take them: the demonstrations, the
+    rest of the labeled pool, then the unlabeled pool with its kept-aside gold as target
+    (`pool`, kdbench.tasks.pool_gold)."""
     by_id = {r["id"]: r for r in labeled}
     missing = [i for i in demo_ids if i not in by_id]
     if missing:
@@ -21,8 +23,7 @@ def gold_order(labeled: list[dict], unlabeled: list[dict], demo_ids: list[str]) 
     demos = [by_id[i] for i in demo_ids]
     shown = set(demo_ids)
     rest = [r for r in labeled if r["id"] not in shown]
-    pool = [{"id": r["id"], "text": r["text"], "label": r["gold"]} for r in unlabeled]
-    return [{"id": r["id"], "text": r["text"], "label": r["label"]} for r in demos + rest] + pool
+    return demos + rest + pool
 
 
 def budget_trainsets(order: list[dict], pseudolabeled: list[dict], size: int,
@@ -36,8 +37,7 @@ def budget_trainsets(order: list[dict], pseudolabeled: list[dict], size: int,
             f"{len(order)} gold labels of the labeled and unlabeled pools")
     gold = order[:size]
     taken = {r["id"] for r in gold}
-    pseudo = [{"id": r["id"], "text": r["text"], "label": r["label"]}
-              for r in pseudolabeled if r["id"] not in taken]
+    pseudo = [r for r in pseudolabeled if r["id"] not in taken]
     return {"gold": gold, "gold_pseudo": gold + pseudo}
 
 

@@ -1,4 +1,4 @@
-"""LLKD sample selection (Li et al., NAACL 2025 Findings), as reconstructed in README.
+"""LLKD sample selection (Li et al., NAACL 2025 Findings), as reconstructed in docs/methods.md.
 
 The paper gives the ingredients, not the equations: a sample is used at step t when the teacher
 is confident (probability of its label) AND the student is uncertain (normalised entropy),
@@ -70,7 +70,7 @@ class LLKDSelector:
     def __call__(self, step: int, rows: np.ndarray, logits) -> np.ndarray:
         import torch
 
-        probs = torch.softmax(logits.float(), dim=-1).numpy()
+        probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
         conf = self.confidence[rows]
         unc = normalised_entropy(probs)
         y = self.pseudolabels[rows]

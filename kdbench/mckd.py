@@ -11,8 +11,6 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from kdbench.errors import KDBenchError
 
 
@@ -42,16 +40,6 @@ def chain(labels: str, pair_stages: list[dict]) -> list[dict]:
         stages.append(by_labels[labels])
         labels = by_labels[labels]["labels"]
     return stages
-
-
-def average_probs(rows: list[dict]) -> np.ndarray:
-    """Classification: the mean class distribution of the outside students."""
-    return np.mean([np.asarray(r["probs"]) for r in rows], axis=0)
-
-
-def most_confident(rows: list[dict]) -> dict:
-    """Sequences: the outside students' output with the highest confidence (first on ties)."""
-    return max(rows, key=lambda r: r["confidence"])
 
 
 def combine_relabels(partitions: list[list[str]], predictions: dict[int, list[dict]],

@@ -1,17 +1,22 @@
 """Load params.yaml and validate it against one schema, before any stage does work.
 
-Every key a user can tune is declared here once, with the values it allows. An unknown key,
-a value of the wrong type or out of range stops the stage with one line naming the key.
+The shared sections (seeds, threads, tasks, the methods' settings) are declared here; each task
+declares the schema of its own block (data, teacher, student) in its module, built from the
+shared fields below. An unknown key, a value of the wrong type or out of range stops the stage
+with one line naming the key. A stage gets only the sections it declares (its `PARAMS`, the same
+list as its `params:` in dvc.yaml), so a script cannot read a value DVC does not track for it.
 """
 
 import argparse
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from kdbench.devices import PATTERN as DEVICE_PATTERN
 from kdbench.errors import KDBenchError
 
 
@@ -22,6 +27,8 @@ class Field:
     hi: float | None = None
     choices: tuple | None = None
     optional: bool = False
+    doc: str = ""
+    pattern: str | None = None  # a str must match this regular expression whole
 
     def check(self, key: str, value: Any) -> None:
         if value is None:
@@ -36,6 +43,8 @@ class Field:
             ok = isinstance(value, kinds) or (float in kinds and isinstance(value, int))
         if ok and isinstance(value, float) and math.isnan(value):
             ok = False
+        if ok and self.pattern is not None and not re.fullmatch(self.pattern, value):
+            ok = False
         if not ok or (self.choices is not None and value not in self.choices):
             raise KDBenchError(f"params: {key} = {value!r}; expected {self.describe()}")
         if self.lo is not None and value < self.lo or self.hi is not None and value > self.hi:
@@ -44,6 +53,8 @@ class Field:
     def describe(self) -> str:
         if self.choices is not None:
             text = "one of " + ", ".join(repr(c) for c in self.choices)
+        elif self.pattern is not None:
+            text = f"a string matching {self.pattern}"
         else:
             kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
             text = " or ".join(k.__name__ for k in kinds)
@@ -54,105 +65,85 @@ class Field:
         return text + (" (or null)" if self.optional else "")
 
 
-def _int(lo: int = 0, hi: int | None = None, optional: bool = False) -> Field:
-    return Field(int, lo, hi, optional=optional)
+def integer(lo: int = 0, hi: int | None = None, optional: bool = False, doc: str = "") -> Field:
+    return Field(int, lo, hi, optional=optional, doc=doc)
 
 
-def _float(lo: float = 0.0, hi: float | None = None, optional: bool = False) -> Field:
-    return Field(float, lo, hi, optional=optional)
+def number(lo: float = 0.0, hi: float | None = None, optional: bool = False,
+           doc: str = "") -> Field:
+    return Field(float, lo, hi, optional=optional, doc=doc)
 
 
-def _str(optional: bool = False, choices: tuple | None = None) -> Field:
-    return Field(str, choices=choices, optional=optional)
+def text(optional: bool = False, choices: tuple | None = None, doc: str = "") -> Field:
+    return Field(str, choices=choices, optional=optional, doc=doc)
 
 
-BENCHMARKS = ("classification", "sequence")
-# structured: a pretrained encoder with a span (parsing) or tag head; causal_lm: a decoder-only
-# LM that writes the output under the task's grammar.
-SEQUENCE_STUDENTS = ("structured", "causal_lm")
+def flag(doc: str = "") -> Field:
+    return Field(bool, doc=doc)
 
-STAGE_ITEM = {"id": _str(), "labels": _str()}
 
+DEVICE = Field(str, pattern=DEVICE_PATTERN,
+               doc="auto (CUDA when there is one) | cpu | cuda | cuda:N")
+
+
+TASK_NAMES = ("classification", "constituency", "slot_tagging")
+DTYPES = ("float32", "bfloat16", "float16")
+
+# The keys every task's student and teacher have; a task adds its own (see kdbench/tasks/).
 STUDENT = {
-    "model": _str(),
-    "max_length": _int(8),
-    "batch_size": _int(1),
-    "eval_batch_size": _int(1),
-    "epochs": _int(1),
-    "lr": _float(1e-8, 1.0),
-    "weight_decay": _float(0.0, 1.0),
-    "warmup_ratio": _float(0.0, 1.0),
-    "length_bucketing": Field(bool),
+    "model": text(doc="packaged name (all-minilm-l6-v2) or a model directory"),
+    "max_length": integer(8, doc="sub-tokens per example"),
+    "batch_size": integer(1, doc="training examples per step"),
+    "eval_batch_size": integer(1, doc="examples per prediction batch"),
+    "epochs": integer(1, doc="passes over a pseudolabeled trainset"),
+    "sft_epochs": integer(1, doc="passes of the few-gold baseline (SFT), which sees few rows"),
+    "lr": number(1e-8, 1.0, doc="AdamW learning rate, linear decay"),
+    "weight_decay": number(0.0, 1.0, doc="AdamW weight decay"),
+    "warmup_ratio": number(0.0, 1.0, doc="share of the steps with linear warm-up"),
+    "length_bucketing": flag("batches of similar length (pads less)"),
+    "device": DEVICE,
+    "precision": text(choices=("fp32", "bf16"), doc="bf16: autocast, CUDA only"),
+}
+TEACHER = {
+    "model": text(doc="gemma3-270m | smollm2-135m-instruct | a model dir | a .gguf file"),
+    "shots": integer(0, doc="demonstrations from the labeled pool"),
+    "dtype": text(choices=DTYPES, doc="weights' precision"),
+    "device": DEVICE,
 }
 
-MCKD = {"parts": Field(list), "pair_stages": Field(list), "finals": Field(list)}
+STAGE_ITEM = {"id": text(), "labels": text()}
 
 SCHEMA: dict[str, Any] = {
-    "seeds": Field(list),
-    "data": {
-        "source": _str(choices=("bbc", "jsonl", "csv", "hub")),
-        "path": _str(optional=True),
-        "hub_split": _str(),
-        "text_field": _str(),
-        "label_field": _str(),
-        "labels": Field(list, optional=True),
-        "dedup": Field(bool),
-        "n_labeled": _int(1),
-        "n_unlabeled": _int(1),
-        "n_test": _int(1),
+    "seeds": Field(list, doc="one run of every method per seed (split, demonstrations, order)"),
+    "threads": integer(1, doc="torch threads in every stage: results do not depend on the "
+                              "caller's OMP_NUM_THREADS"),
+    "tasks": Field(list, doc="the enabled tasks; each has a block of its name"),
+    "conf_filter": {
+        "tasks": Field(list, doc="tasks the teacher-confidence filter runs on"),
+        "threshold": number(0.0, 1.0, doc="keep pseudolabels whose teacher confidence >= this"),
     },
-    "teacher": {
-        "backend": _str(choices=("transformers", "vllm")),
-        "model": _str(),
-        "instruction": _str(),
-        "input_name": _str(),
-        "label_name": _str(),
-        "verbalizers": Field(dict, optional=True),
-        "shots_per_class": _int(0),
-        "shot_words": _int(1),
-        "input_words": _int(1),
-        "calibrate": Field(bool),
-        "dtype": _str(choices=("float32", "bfloat16", "float16")),
-        "tensor_parallel_size": _int(1),
-        "gpu_memory_utilization": _float(0.05, 1.0),
-    },
-    "student": STUDENT,
-    "sft": {"epochs": _int(1)},
-    "conf_filter": {"threshold": _float(0.0, 1.0)},
     "llkd": {
-        "momentum": _float(0.0, 1.0),
-        "init": _float(0.0, 1.0, optional=True),
-        "weight": _str(choices=("none", "confidence", "uncertainty", "product")),
-        "use_teacher_threshold": Field(bool),
-        "use_student_threshold": Field(bool),
+        "tasks": Field(list, doc="tasks LLKD (and its random-subset control) runs on"),
+        "momentum": number(0.0, 1.0, doc="EMA momentum of the adaptive thresholds"),
+        "init": number(0.0, 1.0, optional=True, doc="initial levels; null = 1 / classes"),
+        "weight": text(choices=("none", "confidence", "uncertainty", "product"),
+                       doc="loss weight of a selected sample (product: confidence x uncertainty)"),
+        "use_teacher_threshold": flag("select only where the teacher is confident"),
+        "use_student_threshold": flag("select only where the student is uncertain"),
     },
-    "mckd": MCKD,
-    "label_budget": {"sizes": Field(list)},
-    "sequence": {
-        "task": _str(choices=("constituency", "slot_tagging")),
-        "source": _str(choices=("generated", "trees")),
-        "path": _str(optional=True),
-        "min_words": _int(1),
-        "max_words": _int(1),
-        "n_labeled": _int(1),
-        "n_unlabeled": _int(2),
-        "n_test": _int(1),
-        "teacher": {
-            "model": _str(),
-            "shots": _int(0),
-            "constrained": Field(bool),
-            "unary": Field(bool),
-            "dtype": _str(choices=("float32", "bfloat16", "float16")),
-            "batch_size": _int(1),
-        },
-        "student": {**STUDENT, "kind": _str(choices=SEQUENCE_STUDENTS)},
-        "sft_epochs": _int(1),
-        "mckd": MCKD,
+    "mckd": {
+        "parts": Field(list, doc="K partitions, numbered 0..K-1 (K = 2 in the paper)"),
+        "pair_stages": Field(list, doc="{id, labels}: K students on `labels` relabel the pool"),
+        "finals": Field(list, doc="{id, labels}: one student on the whole pool"),
+    },
+    "label_budget": {
+        "tasks": Field(list, doc="tasks the label-budget sweep runs on"),
+        "sizes": Field(list, doc="gold budgets, increasing"),
     },
 }
 
 
-def _validate(node: dict, schema: dict, prefix: str) -> None:
+def _validate(node: Any, schema: dict, prefix: str) -> None:
     if not isinstance(node, dict):
         raise KDBenchError(f"params: {prefix.rstrip('.') or 'params.yaml'} must be a mapping")
     for key in node:
@@ -168,47 +159,60 @@ def _validate(node: dict, schema: dict, prefix: str) -> None:
             spec.check(f"{prefix}{key}", node[key])
 
 
-def _validate_mckd(mckd: dict, key: str) -> None:
+def _validate_mckd(mckd: dict) -> None:
     parts = mckd["parts"]
     if (len(parts) < 2 or parts != list(range(len(parts)))
             or any(isinstance(p, bool) for p in parts)):
-        raise KDBenchError(f"params: {key}.parts = {parts}; expected [0, 1, ..., K-1] with K >= 2")
+        raise KDBenchError(f"params: mckd.parts = {parts}; expected [0, 1, ..., K-1] with K >= 2")
     for group in ("pair_stages", "finals"):
         for index, item in enumerate(mckd[group]):
-            _validate(item, STAGE_ITEM, f"{key}.{group}[{index}].")
+            _validate(item, STAGE_ITEM, f"mckd.{group}[{index}].")
     ids = [item["id"] for item in mckd["pair_stages"] + mckd["finals"]]
     if len(set(ids)) != len(ids):
-        raise KDBenchError(f"params: {key} stage ids must be unique, got {ids}")
+        raise KDBenchError(f"params: mckd stage ids must be unique, got {ids}")
 
 
-def _validate_seeds(seeds: list) -> None:
-    if (not seeds or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in seeds)
-            or len(set(seeds)) != len(seeds)):
-        raise KDBenchError(f"params: seeds = {seeds}; expected a non-empty list of distinct "
-                           "integers >= 0, e.g. [0, 1, 2]")
+def _validate_ints(key: str, values: list, lo: int, example: str, increasing: bool) -> None:
+    ok = bool(values) and all(isinstance(x, int) and not isinstance(x, bool) and x >= lo
+                              for x in values) and len(set(values)) == len(values)
+    if ok and increasing:
+        ok = values == sorted(values)
+    if not ok:
+        order = "increasing " if increasing else ""
+        raise KDBenchError(f"params: {key} = {values}; expected a non-empty list of {order}"
+                           f"distinct integers >= {lo}, e.g. {example}")
 
 
-def _validate_budget(sizes: list) -> None:
-    if (not sizes or any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in sizes)
-            or sizes != sorted(set(sizes))):
-        raise KDBenchError(f"params: label_budget.sizes = {sizes}; expected increasing distinct "
-                           "integers >= 1 (numbers of gold labels), e.g. [15, 25, 50, 100, 200]")
+def _validate_tasks(params: dict) -> None:
+    tasks = params["tasks"]
+    if not tasks or any(t not in TASK_NAMES for t in tasks) or len(set(tasks)) != len(tasks):
+        raise KDBenchError(f"params: tasks = {tasks}; expected distinct names from "
+                           f"{', '.join(TASK_NAMES)}")
+    for method in ("conf_filter", "llkd", "label_budget"):
+        outside = [t for t in params[method]["tasks"] if t not in tasks]
+        if outside:
+            raise KDBenchError(f"params: {method}.tasks has {outside}, which are not among the "
+                               f"enabled tasks {tasks}")
 
 
-def stage_parser(description: str) -> argparse.ArgumentParser:
-    """The arguments every per-seed stage takes; its other paths are inside --dir."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--seed", type=int, required=True, help="one of params.yaml's seeds")
-    parser.add_argument("--dir", required=True, help="this seed's data folder, e.g. data/seed0")
-    parser.add_argument("--benchmark", choices=BENCHMARKS, default="classification",
-                        help="classification (params: data, teacher, student, ...) or sequence "
-                        "(params: sequence)")
-    return parser
+def validate_block(params: dict, task: str) -> None:
+    """A task's block against the schema its module declares, and the methods that need it."""
+    from kdbench.tasks import get_task
+
+    definition = get_task(task)
+    if task not in params:
+        raise KDBenchError(f"params: missing block {task} (task {task} is enabled)")
+    _validate(params[task], definition.schema, f"{task}.")
+    for method in ("conf_filter", "llkd", "label_budget"):
+        if task in params[method]["tasks"] and method not in definition.methods:
+            raise KDBenchError(f"params: {method}.tasks includes {task}, but {method} does not "
+                               f"apply to it; the optional methods of {task} are "
+                               f"{', '.join(sorted(definition.methods)) or 'none'}")
+    definition.check(params[task])
 
 
-def load_params(path: str | Path = "params.yaml") -> dict:
-    """Read and validate params.yaml; returns the nested mapping as written."""
+def read_params(path: str | Path = "params.yaml") -> dict:
+    """Read params.yaml and validate its shared sections (task blocks: `validate_block`)."""
     path = Path(path)
     if not path.is_file():
         raise KDBenchError(f"missing params file {path}")
@@ -216,22 +220,93 @@ def load_params(path: str | Path = "params.yaml") -> dict:
         params = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         raise KDBenchError(f"{path} is not valid YAML: {err}".replace("\n", " ")) from None
-    _validate(params, SCHEMA, "")
-    data = params["data"]
-    if data["source"] in ("jsonl", "csv", "hub") and not data["path"]:
-        raise KDBenchError(f"params: data.path is required when data.source is {data['source']!r}")
-    _validate_seeds(params["seeds"])
-    _validate_mckd(params["mckd"], "mckd")
-    _validate_budget(params["label_budget"]["sizes"])
-    sequence = params["sequence"]
-    _validate_mckd(sequence["mckd"], "sequence.mckd")
-    if sequence["source"] == "trees" and sequence["task"] != "constituency":
-        raise KDBenchError("params: sequence.source 'trees' (Penn treebank files) needs "
-                           "sequence.task 'constituency'; slot_tagging has source 'generated'")
-    if sequence["source"] == "trees" and not sequence["path"]:
-        raise KDBenchError("params: sequence.path (a directory of Penn .tree files) is required "
-                           "when sequence.source is 'trees'")
-    if sequence["min_words"] > sequence["max_words"]:
-        raise KDBenchError(f"params: sequence.min_words ({sequence['min_words']}) is above "
-                           f"sequence.max_words ({sequence['max_words']})")
+    if not isinstance(params, dict):
+        raise KDBenchError(f"{path} must be a mapping of sections")
+    shared = {k: v for k, v in params.items() if k not in TASK_NAMES}
+    _validate(shared, SCHEMA, "")
+    _validate_ints("seeds", params["seeds"], 0, "[0, 1, 2]", increasing=False)
+    _validate_tasks(params)
+    _validate_mckd(params["mckd"])
+    _validate_ints("label_budget.sizes", params["label_budget"]["sizes"], 1,
+                   "[15, 50, 100, 200] (numbers of gold labels)", increasing=True)
     return params
+
+
+def validate_all(path: str | Path = "params.yaml") -> dict:
+    """The whole file: shared sections, every enabled task's block and any other block given."""
+    params = read_params(path)
+    for task in TASK_NAMES:
+        if task in params["tasks"] or task in params:
+            validate_block(params, task)
+    return params
+
+
+def load_params(path: str | Path, task: str | None, sections: tuple[str, ...]) -> dict:
+    """The validated params a stage declared: only `sections` (dotted keys; `{task}` stands for
+    the stage's task), nested as in params.yaml. Reading anything else is a KeyError."""
+    params = read_params(path)
+    if task is not None:
+        if task not in params["tasks"]:
+            raise KDBenchError(f"task {task!r} is not enabled in {path}: tasks = "
+                               f"{params['tasks']}")
+        validate_block(params, task)
+    picked: dict = {}
+    for dotted in sections:
+        keys = dotted.format(task=task).split(".")
+        source, target = params, picked
+        for key in keys[:-1]:
+            source = source[key]
+            target = target.setdefault(key, {})
+        target[keys[-1]] = source[keys[-1]]
+    return picked
+
+
+def stage_parser(description: str, seed: bool = True) -> argparse.ArgumentParser:
+    """The arguments of a stage: params file and task; per-seed stages add --seed and --dir."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--task", required=True, choices=TASK_NAMES)
+    if seed:
+        parser.add_argument("--seed", type=int, required=True, help="one of params.yaml's seeds")
+        parser.add_argument("--dir", required=True,
+                            help="this task and seed's data folder, e.g. data/classification/seed0")
+    return parser
+
+
+def _rows(schema: dict, values: dict, prefix: str) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for key, spec in schema.items():
+        value = values.get(key) if isinstance(values, dict) else None
+        if isinstance(spec, dict):
+            rows += _rows(spec, value or {}, f"{prefix}{key}.")
+        else:
+            shown = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
+            shown = shown.removesuffix("...").strip()
+            rows.append((f"`{prefix}{key}`", spec.describe(), f"`{shown}`", spec.doc))
+    return rows
+
+
+def configuration_doc(path: str | Path = "params.yaml") -> str:
+    """docs/configuration.md: every key of the schema with what it allows, its value in
+    params.yaml and what it does (`python -m kdbench.params > docs/configuration.md`)."""
+    from kdbench.tasks import get_task
+
+    params = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    sections = [("Shared", SCHEMA, params, "")]
+    sections += [(f"Task `{name}`", get_task(name).schema, params.get(name, {}), f"{name}.")
+                 for name in TASK_NAMES]
+    out = ["# Configuration", "",
+           "Every key of params.yaml, as validated before any stage works (kdbench/params.py and "
+           "each task's module in kdbench/tasks/). Generated by `python -m kdbench.params > "
+           "docs/configuration.md`; a test fails when this file and the schema differ.", ""]
+    for title, schema, values, prefix in sections:
+        out += [f"## {title}", "", "| key | allowed | in params.yaml | what it does |",
+                "|---|---|---|---|"]
+        out += [f"| {' | '.join(cell.replace('|', '/') for cell in row)} |"
+                for row in _rows(schema, values, prefix)]
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(configuration_doc(), end="")

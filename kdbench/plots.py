@@ -57,16 +57,18 @@ def plot_llkd_selection(log: list[dict], path: str, note: str) -> None:
     _save(fig, path)
 
 
-def plot_accuracy_vs_data(rows: list[dict], path: str) -> None:
+def plot_accuracy_vs_data(rows: list[dict], path: str, metric: str = "accuracy") -> None:
+    """Each method's score (keys <metric>, <metric>_std) against the examples it trained on."""
+    label = metric.replace("_", " ")
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for row in rows:
-        ax.errorbar(row["train_examples"], row["accuracy"], yerr=row.get("accuracy_std", 0.0),
+        ax.errorbar(row["train_examples"], row[metric], yerr=row.get(f"{metric}_std", 0.0),
                     fmt="o", capsize=3)
-        ax.annotate(row["name"], (row["train_examples"], row["accuracy"]), fontsize=8,
+        ax.annotate(row["name"], (row["train_examples"], row[metric]), fontsize=8,
                     textcoords="offset points", xytext=(5, 3))
     ax.set(xlabel="examples the student trained on (LLKD: unique selected)",
-           ylabel="test accuracy (mean ± std over seeds)", ylim=(0, 1),
-           title="Accuracy vs data used")
+           ylabel=f"test {label} (mean ± std over seeds)", ylim=(0, 1),
+           title=f"{label.capitalize()} vs data used")
     _save(fig, path)
 
 

@@ -2,7 +2,8 @@
 
 The student sees `Sentence: w1 w2 ...\\nOutput:` and learns the continuation ` <target>` followed
 by an end token (no task prefix, as the authors' students). The leading space matches the
-teacher's few-shot format, where a demonstration's output follows `Output:` after one space.
+teacher's few-shot format, where a demonstration's output follows its field name (`Tree:`,
+`Tags:`) after one space.
 
 Token layout of one example: the prompt tokenized with the tokenizer's own special tokens (a BOS
 where the model expects one, e.g. Gemma), minus a trailing end token where the tokenizer appends
@@ -14,26 +15,26 @@ exactly the prompt the student was trained on and stops at the same token.
 Training reuses the shared loop (`kdbench.student.train`): `sequence_losses` gives it the mean
 token cross-entropy over each example's target tokens, prompt and padding masked out.
 
-`fit_and_predict_generative` is the counterpart of the structured student's entry point: it trains
-a fresh student, then decodes greedily under the task's grammar (`kdbench.generation`) from the
-very prompt ids it trained on, so every output reads back over its sentence's words; confidence is
-exp(mean token log-prob), as the teacher's.
+`CausalLMStudent` is the student contract over these: it decodes greedily under the task's grammar
+(`kdbench.generation`) from the very prompt ids it trained on; confidence is exp(mean token
+log-prob), as the teacher's.
 """
 
 import json
 import math
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kdbench.assets import dequantised, resolve_model
+from kdbench.devices import of
 from kdbench.errors import KDBenchError
-from kdbench.generation import Grammar, generate
-from kdbench.resources import require, student_training_bytes
-from kdbench.student import ExampleLosses, train
-from kdbench.tasks import get_task
+from kdbench.generation import generate
+from kdbench.grammars import Grammar
+from kdbench.resources import student_training_bytes
+from kdbench.student import ExampleLosses, Student
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -135,13 +136,16 @@ def sequence_losses(model: "PreTrainedModel", tokenizer: "PreTrainedTokenizerBas
             input_ids[k, :len(ids)] = torch.tensor(ids)
             attention[k, :len(ids)] = 1
             labels[k, prompt_len:len(ids)] = torch.tensor(ids[prompt_len:])
-        logits = model(input_ids=input_ids, attention_mask=attention).logits
+        device = of(model)
+        logits = model(input_ids=input_ids.to(device),
+                       attention_mask=attention.to(device)).logits.float()
+        labels = labels.to(device)
         # Position t predicts token t + 1.
         shifted = labels[:, 1:]
         ce = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), shifted,
                                                ignore_index=IGNORE, reduction="none")
         counts = (shifted != IGNORE).sum(dim=1)
-        return ce.sum(dim=1) / counts, torch.ones(len(rows))
+        return ce.sum(dim=1) / counts, torch.ones(len(rows), device=device)
 
     return losses
 
@@ -152,25 +156,6 @@ def training_memory_bytes(directory: Path, batch_size: int, max_length: int) -> 
     # Logits, their log-softmax and its gradient, fp32, over the whole vocabulary.
     logits = 3 * batch_size * max_length * config.get("vocab_size", 0) * 4
     return student_training_bytes(directory, batch_size, max_length) + logits
-
-
-def fit(rows: list[dict], student: dict, epochs: int,
-        seed: int) -> tuple["PreTrainedModel", "PreTrainedTokenizerBase", dict]:
-    """Train a fresh pretrained student on rows ({words, target}); (model in eval mode, tokenizer,
-    info: train_examples, epochs, steps, examples_seen, train_wall_s, final_loss)."""
-    # Resolved and dequantised once here: the memory check and the loading read the same copy.
-    directory = dequantised(resolve_model(student["model"])).directory
-    require(training_memory_bytes(directory, student["batch_size"], student["max_length"]),
-            f"training {student['model']} (batch_size {student['batch_size']}, max_length "
-            f"{student['max_length']})", "lower student.batch_size or student.max_length")
-    model, tokenizer = load_seq_student(directory, seed)
-    encoded = encode_examples(tokenizer, rows, student["max_length"])
-    log = train(model, [len(ids) for ids, _ in encoded], sequence_losses(model, tokenizer, encoded),
-                student, epochs, seed)
-    info = {"train_examples": len(rows), "epochs": epochs, "steps": log.steps,
-            "examples_seen": log.examples_seen, "train_wall_s": log.wall_s,
-            "final_loss": log.loss[-1] if log.loss else None}
-    return model, tokenizer, info
 
 
 class _AsTrained:
@@ -207,30 +192,48 @@ def predict(model: "PreTrainedModel", tokenizer: "PreTrainedTokenizerBase", rows
     # prompt whole also computes it as training did, in one forward call.
     generations = generate(model, _AsTrained(tokenizer), "",
                            [prompt_text(row[WORDS_KEY]) for row in rows], grammars,
-                           progress=True, reuse_prefix=False, end=end)
+                           show_progress=True, reuse_prefix=False, end=end)
     return [{"id": row["id"], "output": g.text, "confidence": round(math.exp(g.mean_logprob), 6)}
             for row, g in zip(rows, generations, strict=True)]
 
 
-def fit_and_predict_generative(task: str, train_rows: list[dict], student: dict, epochs: int,
-                               seed: int, predict_on: dict[str, list[dict]],
-                               tags: list[str] | None = None
-                               ) -> tuple[dict[str, list[dict]], dict]:
-    """Train a fresh causal LM on train_rows ({id, words, target}) and predict each set.
+class CausalLMStudent(Student):
+    """A pretrained decoder-only LM that writes the output string; rows {id, words, target};
+    predictions {id, output, confidence}, decoded greedily under the task's grammar from the very
+    prompt ids it trained on, so every output reads back over its sentence's words. Trees are
+    decoded without unary nodes, as the student learned them; tags (BIO strings) are required for
+    slot_tagging and ignored for constituency."""
 
-    The counterpart of `kdbench.structured_student.fit_and_predict_structured`: same arguments,
-    predictions {id, output, confidence} in input order, and the info keys of
-    `kdbench.student.fit_and_predict`. Trees are decoded without unary nodes, as the student
-    learned them; tags (BIO strings) are required for slot_tagging and ignored for constituency.
-    """
-    definition = get_task(task)
-    # Grammars first: a sentence without words or a bad tag list fails here, before training.
-    grammars = {name: [definition.grammar(row[WORDS_KEY], tags or [], unary=False)
-                       for row in rows]
-                for name, rows in predict_on.items()}
-    model, tokenizer, info = fit(train_rows, student, epochs, seed)
-    start = time.time()
-    predictions = {name: predict(model, tokenizer, rows, grammars[name])
-                   for name, rows in predict_on.items()}
-    info["predict_wall_s"] = round(time.time() - start, 2)
-    return predictions, info
+    def __init__(self, params: dict, seed: int,
+                 grammar: Callable[[list[str], list[str], bool], Grammar],
+                 tags: list[str] | None = None):
+        super().__init__(params, seed)
+        self.grammar = grammar
+        self.tags = tags or []
+
+    def _check(self, rows: list[dict], what: str) -> None:
+        # Grammars first: a sentence without words or a bad tag list fails before training.
+        self._grammars = [self.grammar(row[WORDS_KEY], self.tags, False)
+                          for row in rows]
+
+    def _directory(self) -> Path:
+        # Resolved and dequantised once: the memory check and the loading read the same copy.
+        return dequantised(resolve_model(self.params["model"])).directory
+
+    def _memory_bytes(self) -> int:
+        return training_memory_bytes(self._directory(), self.params["batch_size"],
+                                     self.params["max_length"])
+
+    def _load(self) -> None:
+        self.model, self.tokenizer = load_seq_student(self._directory(), self.seed)
+
+    def _training(self, rows, weighter):
+        if weighter is not None:
+            raise KDBenchError("causal LM students take no sample weighter (LLKD applies to "
+                               "classification)")
+        encoded = encode_examples(self.tokenizer, rows, self.params["max_length"])
+        return ([len(ids) for ids, _ in encoded],
+                sequence_losses(self.model, self.tokenizer, encoded))
+
+    def _predict(self, rows):
+        return predict(self.model, self.tokenizer, rows, self._grammars)

@@ -11,30 +11,27 @@ probability, comparable between short and long sentences.
 """
 
 import math
-import random
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from kdbench.errors import KDBenchError
+from kdbench.devices import of
 from kdbench.generation import generate
-from kdbench.tasks import Constituency, SlotTagging
+from kdbench.lm import load_causal_lm
+from kdbench.progress import progress
+from kdbench.tasks import Prepared, Taught, pool_gold
+
+if TYPE_CHECKING:
+    from kdbench.tasks.sequence import SequenceTask
 
 SEPARATOR = "\n\n"
 
 
-def pick_shots(labeled: list[dict], shots: int, seed: int) -> list[dict]:
-    """`shots` demonstrations drawn from the labeled pool, seeded."""
-    if shots > len(labeled):
-        raise KDBenchError(f"sequence.teacher.shots = {shots} but the labeled pool has "
-                           f"{len(labeled)} sentences; lower it or raise sequence.n_labeled")
-    return random.Random(seed).sample(labeled, shots)
-
-
-def prompt(task: Constituency | SlotTagging, words: Sequence[str]) -> str:
+def prompt(task: "SequenceTask", words: Sequence[str]) -> str:
     return f"Sentence: {' '.join(words)}\n{task.output_field}:"
 
 
-def prefix(task: Constituency | SlotTagging, shots: list[dict]) -> str:
+def prefix(task: "SequenceTask", shots: list[dict]) -> str:
     return "".join(f"{prompt(task, r['words'])} {r['target']}{SEPARATOR}" for r in shots)
 
 
@@ -48,7 +45,9 @@ def _free_generate(model, tokenizer, context: str, query: str, max_new_tokens: i
     # Stop at the end of the line where the vocabulary can write one (WordPiece cannot).
     newline = tokenizer("\n", add_special_tokens=False)["input_ids"]
     stop = {"stop_strings": ["\n"], "tokenizer": tokenizer} if newline else {}
-    out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=int),
+    device = of(model)
+    out = model.generate(torch.tensor([ids], device=device),
+                         attention_mask=torch.ones(1, len(ids), dtype=int, device=device),
                          max_new_tokens=max_new_tokens, do_sample=False, output_scores=True,
                          return_dict_in_generate=True, **stop,
                          pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
@@ -58,7 +57,7 @@ def _free_generate(model, tokenizer, context: str, query: str, max_new_tokens: i
     return text.split("\n")[0].strip(), sum(logprobs) / max(len(logprobs), 1)
 
 
-def label_rows(task: Constituency | SlotTagging, model, tokenizer, shots: list[dict],
+def label_rows(task: "SequenceTask", model, tokenizer, shots: list[dict],
                rows: list[dict], tags: list[str], constrained: bool, unary: bool,
                batch_size: int = 1) -> tuple[list[dict], dict]:
     """One output per row: {id, raw, output (null when unreadable), readable, confidence}.
@@ -70,16 +69,16 @@ def label_rows(task: Constituency | SlotTagging, model, tokenizer, shots: list[d
     if constrained:
         generations = generate(model, tokenizer, context, queries,
                                [task.grammar(r["words"], tags, unary) for r in rows],
-                               progress=True, end=SEPARATOR, batch_size=batch_size)
+                               show_progress=True, end=SEPARATOR, batch_size=batch_size)
         outputs = [(g.text, g.mean_logprob) for g in generations]
     else:
         outputs = []
-        for i, (row, query) in enumerate(zip(rows, queries, strict=True)):
-            # Room for a bracket pair and a few tokens per word (or one tag per word).
-            outputs.append(_free_generate(model, tokenizer, context, query,
-                                          8 * len(row["words"]) + 16))
-            if (i + 1) % 10 == 0:
-                print(f"  teacher: {i + 1}/{len(rows)}", flush=True)
+        with progress(len(rows), "generate") as bar:
+            for row, query in zip(rows, queries, strict=True):
+                # Room for a bracket pair and a few tokens per word (or one tag per word).
+                outputs.append(_free_generate(model, tokenizer, context, query,
+                                              8 * len(row["words"]) + 16))
+                bar.update()
     labeled = []
     for row, (raw, mean_logprob) in zip(rows, outputs, strict=True):
         readable = task.readable(raw, row["words"], tags)
@@ -88,3 +87,28 @@ def label_rows(task: Constituency | SlotTagging, model, tokenizer, shots: list[d
     info = {"generated": len(rows), "unreadable": sum(not r["readable"] for r in labeled),
             "generation_s": round(time.time() - start, 2)}
     return labeled, info
+
+
+def teach(task: "SequenceTask", teacher: dict, prepared: Prepared,
+          demonstrations: list[dict]) -> Taught:
+    """Greedy (by default grammar-constrained) outputs over a sequence task's pool and test split;
+    unreadable outputs stay in the pool's predictions and out of the trainset."""
+    unlabeled, test = prepared.unlabeled, prepared.test
+    model, tokenizer = load_causal_lm(teacher["model"], teacher["dtype"], teacher["device"])
+    outputs, info = label_rows(task, model, tokenizer, demonstrations, unlabeled + test,
+                               prepared.meta["tags"], teacher["constrained"],
+                               teacher["unary"], teacher["batch_size"])
+    pool, test_rows = outputs[:len(unlabeled)], outputs[len(unlabeled):]
+    # Unreadable outputs stay in teacher/pool.jsonl; a student learns from readable ones.
+    trainset = [task.trainset_row(u, o) for u, o in zip(unlabeled, pool, strict=True)
+                if o["readable"]]
+    info.update({
+        "model": teacher["model"], "constrained": teacher["constrained"],
+        "pool_unreadable": sum(not o["readable"] for o in pool),
+        "test_unreadable": sum(not o["readable"] for o in test_rows),
+        "trainset_size": len(trainset),
+        "pool_quality": task.score([o["output"] for o in pool], pool_gold(task, unlabeled),
+                                   prepared.meta),
+    })
+    print(f"prompt_teacher: {info['unreadable']} unreadable outputs")
+    return Taught({"pool": pool, "test": test_rows}, trainset, info)

@@ -20,8 +20,8 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from kdbench.constituency import PUNCT_TAGS, Tree, clean, read_tree_file, tags, to_unlabeled, words
 from kdbench.errors import KDBenchError
+from kdbench.trees import PUNCT_TAGS, Tree, clean, read_tree_file, tags, to_unlabeled, words
 
 T = TypeVar("T")
 

@@ -18,7 +18,6 @@ keeps the head as wide as the encoder instead of twice as wide. Training reuses 
 (`kdbench.student.train`) through an `ExampleLosses` callable.
 """
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,10 +25,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kdbench.assets import resolve_model
-from kdbench.constituency import Span, escape_word, read_unlabeled
+from kdbench.bio import may_follow, split_tag
+from kdbench.devices import of
 from kdbench.errors import KDBenchError
-from kdbench.resources import require, student_training_bytes
-from kdbench.student import ExampleLosses, train
+from kdbench.resources import student_training_bytes
+from kdbench.student import ExampleLosses, Student
+from kdbench.trees import Span, escape_word, read_unlabeled
 
 if TYPE_CHECKING:
     import torch
@@ -173,28 +174,17 @@ def decode_tree(weights: np.ndarray, words: Sequence[str]) -> tuple[str, float]:
 # --- slot tagging: decoding --------------------------------------------------------------------
 
 
-def _bio(tag: str) -> tuple[str, str]:
-    """(prefix, type): ("O", "") or ("B" | "I", type); raises for anything else."""
-    if tag == "O":
-        return "O", ""
-    if tag[:2] in ("B-", "I-") and len(tag) > 2:
-        return tag[0], tag[2:]
-    raise KDBenchError(f"not a BIO tag: {tag!r} (expected O, B-type or I-type)")
-
-
 def bio_transitions(tags: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(allowed first tags, allowed [previous, next] pairs): `I-x` only after `B-x` or `I-x`."""
-    split = [_bio(tag) for tag in tags]
-    start = np.array([prefix != "I" for prefix, _ in split])
-    allowed = np.array([[prefix != "I" or (before != "O" and before_type == kind)
-                         for prefix, kind in split] for before, before_type in split])
+    start = np.array([may_follow("O", tag) for tag in tags])
+    allowed = np.array([[may_follow(before, tag) for tag in tags] for before in tags])
     return start, allowed
 
 
 def decode_tags(log_probs: np.ndarray, tags: Sequence[str]) -> list[int]:
     """Tag indices of the most probable BIO-valid sequence (Viterbi over log_probs (n, T))."""
     start, allowed = bio_transitions(tags)
-    # Invalid moves get -inf; valid tag lists (checked in fit_and_predict_structured) always
+    # Invalid moves get -inf; valid tag lists (checked by StructuredStudent) always
     # leave at least one valid sequence, since O or some B- can follow anything.
     start_penalty = np.where(start, 0.0, -np.inf)
     move_penalty = np.where(allowed, 0.0, -np.inf)
@@ -274,11 +264,13 @@ def _context_states(model, tokenizer, encoded: EncodedWords,
     Entry k + 1 is word k. The outer two are the fenceposts a span at the sentence's edge sees
     beside it; shorter rows of the batch are padded with [CLS] after their end token.
     """
+    device = of(model)
     ids = [encoded.ids[i] for i in rows]
-    input_ids = _pad(ids, tokenizer.pad_token_id or 0)
-    attention = _pad([[1] * len(x) for x in ids], 0)
+    input_ids = _pad(ids, tokenizer.pad_token_id or 0).to(device)
+    attention = _pad([[1] * len(x) for x in ids], 0).to(device)
     states = model["encoder"](input_ids=input_ids, attention_mask=attention).last_hidden_state
-    index = _pad([[0, *encoded.word_index[i], len(encoded.ids[i]) - 1] for i in rows], 0)
+    index = _pad([[0, *encoded.word_index[i], len(encoded.ids[i]) - 1] for i in rows],
+                 0).to(device)
     return states.gather(1, index[:, :, None].expand(-1, -1, states.shape[-1]))
 
 
@@ -319,9 +311,9 @@ def _span_losses(model, tokenizer, encoded: EncodedWords,
 
     def losses(step: int, rows: np.ndarray):
         context = _context_states(model, tokenizer, encoded, rows)
-        logits = span_logits(model["head"], context)
+        logits = span_logits(model["head"], context).float()
         lengths = [len(encoded.word_index[i]) for i in rows]
-        mask = _candidate_mask(lengths, logits.shape[1])
+        mask = _candidate_mask(lengths, logits.shape[1]).to(logits.device)
         target = torch.zeros_like(logits)
         for k, row in enumerate(rows):
             for i, j in gold[row]:
@@ -330,7 +322,7 @@ def _span_losses(model, tokenizer, encoded: EncodedWords,
                                                                    reduction="none")
         # A sentence under 3 words has no candidate: loss 0, still part of the graph.
         count = mask.sum(dim=(1, 2)).clamp(min=1)
-        return (bce * mask).sum(dim=(1, 2)) / count, torch.ones(len(rows))
+        return (bce * mask).sum(dim=(1, 2)) / count, torch.ones(len(rows), device=bce.device)
 
     return losses
 
@@ -342,12 +334,12 @@ def _tag_losses(model, tokenizer, encoded: EncodedWords,
 
     def losses(step: int, rows: np.ndarray):
         context = _context_states(model, tokenizer, encoded, rows)
-        logits = model["head"]["out"](context[:, 1:-1])
-        target = _pad([gold[i] for i in rows], -100)
+        logits = model["head"]["out"](context[:, 1:-1]).float()
+        target = _pad([gold[i] for i in rows], -100).to(logits.device)
         ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target,
                                                ignore_index=-100, reduction="none")
         count = (target != -100).sum(dim=1).clamp(min=1)
-        return ce.sum(dim=1) / count, torch.ones(len(rows))
+        return ce.sum(dim=1) / count, torch.ones(len(rows), device=ce.device)
 
     return losses
 
@@ -365,9 +357,9 @@ def _predict(model, tokenizer, task: str, rows: list[dict], encoded: EncodedWord
             batch = order[begin:begin + batch_size]
             context = _context_states(model, tokenizer, encoded, batch)
             if task == "constituency":
-                scores = span_logits(model["head"], context).double().numpy()
+                scores = span_logits(model["head"], context).cpu().double().numpy()
             else:
-                logits = model["head"]["out"](context[:, 1:-1]).double()
+                logits = model["head"]["out"](context[:, 1:-1]).cpu().double()
                 scores = torch.log_softmax(logits, dim=-1).numpy()
             for k, row in enumerate(batch):
                 sentence = rows[row]["words"]
@@ -398,7 +390,7 @@ def _check_tags(tags: list[str] | None) -> list[str]:
                            "O, B-city, I-city")
     if len(set(tags)) != len(tags):
         raise KDBenchError(f"the tag list has duplicates: {sorted(tags)}")
-    prefixes = [_bio(tag)[0] for tag in tags]
+    prefixes = [split_tag(tag)[0] for tag in tags]
     if all(prefix == "I" for prefix in prefixes):
         raise KDBenchError(f"the tag list {tags} has only I- tags: expected O or a B- tag to "
                            "start a sentence with")
@@ -433,57 +425,65 @@ def span_memory_bytes(batch_size: int, max_length: int) -> int:
     return batch_size * max_length**2 * (SPAN_DIM + 2 * SPAN_HIDDEN) * 4 * 2
 
 
-def fit_and_predict_structured(task: str, train_rows: list[dict], student: dict, epochs: int,
-                               seed: int, predict_on: dict[str, list[dict]],
-                               tags: list[str] | None = None
-                               ) -> tuple[dict[str, list[dict]], dict]:
-    """Train a fresh encoder + head on train_rows ({id, words, target}) and predict each set.
+class StructuredStudent(Student):
+    """A pretrained encoder with a fresh span head (constituency) or tag head (slot_tagging);
+    rows {id, words, target}; predictions {id, output, confidence}. Targets are checked before
+    anything loads, so a bad row costs nothing; tags (BIO strings) are required for
+    slot_tagging and ignored for constituency."""
 
-    The counterpart of `kdbench.student.fit_and_predict` for MCKD's structured outputs: same
-    student parameters, same info keys (plus truncated_words), predictions {id, output,
-    confidence} in input order. Targets are checked before anything loads, so a bad row costs
-    nothing; tags (BIO strings) are required for slot_tagging and ignored for constituency.
-    """
-    if task not in TASKS:
-        raise KDBenchError(f"unknown structured task {task!r}: expected one of {', '.join(TASKS)}")
-    tag_list = _check_tags(tags) if task == "slot_tagging" else []
-    _check_words(train_rows, "train")
-    for name, rows in predict_on.items():
-        _check_words(rows, name)
-    if task == "constituency":
-        gold: list = [_gold_spans(row) for row in train_rows]
-    else:
-        index = {tag: k for k, tag in enumerate(tag_list)}
-        gold = [_gold_tags(row, index) for row in train_rows]
+    def __init__(self, params: dict, seed: int, task: str, tags: list[str] | None = None):
+        if task not in TASKS:
+            raise KDBenchError(f"unknown structured task {task!r}: expected one of "
+                               f"{', '.join(TASKS)}")
+        super().__init__(params, seed)
+        self.task = task
+        self.tags = _check_tags(tags) if task == "slot_tagging" else []
+        self.truncated = 0
 
-    location = resolve_model(student["model"])
-    needed = student_training_bytes(location.directory, student["batch_size"],
-                                    student["max_length"])
-    if task == "constituency":
-        needed += span_memory_bytes(student["batch_size"], student["max_length"])
-    require(needed, f"training {student['model']} for {task} (batch_size "
-            f"{student['batch_size']}, max_length {student['max_length']})",
-            "lower student.batch_size or student.max_length")
+    def _check(self, rows: list[dict], what: str) -> None:
+        _check_words(rows, what)
+        if what == "train":
+            self._gold = [self._gold_of(row) for row in rows]
 
-    encoder, tokenizer = _load_encoder(student["model"], seed)
-    model = _build_model(encoder, task, len(tag_list), seed)
-    encoded = encode_words(tokenizer, [row["words"] for row in train_rows],
-                           student["max_length"])
-    make_losses = _span_losses if task == "constituency" else _tag_losses
-    log = train(model, [len(x) for x in encoded.ids],
-                make_losses(model, tokenizer, encoded, gold), student, epochs, seed)
+    def _gold_of(self, row: dict):
+        if self.task == "constituency":
+            return _gold_spans(row)
+        return _gold_tags(row, {tag: k for k, tag in enumerate(self.tags)})
 
-    start = time.time()
-    truncated = encoded.truncated
-    predictions = {}
-    for name, rows in predict_on.items():
-        to_predict = encode_words(tokenizer, [row["words"] for row in rows],
-                                  student["max_length"])
-        truncated += to_predict.truncated
-        predictions[name] = _predict(model, tokenizer, task, rows, to_predict, tag_list,
-                                     student["eval_batch_size"])
-    info = {"train_examples": len(train_rows), "epochs": epochs, "steps": log.steps,
-            "examples_seen": log.examples_seen, "train_wall_s": log.wall_s,
-            "predict_wall_s": round(time.time() - start, 2),
-            "final_loss": log.loss[-1] if log.loss else None, "truncated_words": truncated}
-    return predictions, info
+    def _memory_bytes(self) -> int:
+        p = self.params
+        needed = student_training_bytes(resolve_model(p["model"]).directory, p["batch_size"],
+                                        p["max_length"])
+        if self.task == "constituency":
+            needed += span_memory_bytes(p["batch_size"], p["max_length"])
+        return needed
+
+    def _load(self) -> None:
+        encoder, self.tokenizer = _load_encoder(self.params["model"], self.seed)
+        self.model = _build_model(encoder, self.task, len(self.tags), self.seed)
+
+    def _encode(self, rows: list[dict]) -> EncodedWords:
+        encoded = encode_words(self.tokenizer, [row["words"] for row in rows],
+                               self.params["max_length"])
+        self.truncated += encoded.truncated
+        return encoded
+
+    def _training(self, rows, weighter):
+        if weighter is not None:
+            raise KDBenchError("structured students take no sample weighter (LLKD applies to "
+                               "classification)")
+        encoded = self._encode(rows)
+        make_losses = _span_losses if self.task == "constituency" else _tag_losses
+        return ([len(x) for x in encoded.ids],
+                make_losses(self.model, self.tokenizer, encoded, self._gold))
+
+    def _predict(self, rows):
+        predictions = _predict(self.model, self.tokenizer, self.task, rows, self._encode(rows),
+                               self.tags, self.params["eval_batch_size"])
+        self.info["truncated_words"] = self.truncated
+        return predictions
+
+    def fit(self, rows, epochs, weighter=None):
+        super().fit(rows, epochs, weighter)
+        self.info["truncated_words"] = self.truncated
+        return self

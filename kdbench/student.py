@@ -7,6 +7,7 @@ in USB): given the batch's row indices and the student's logits it returns per-e
 0 meaning "not selected". The loss is sum(w * loss) / (number of selected examples).
 """
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,10 @@ from typing import Protocol
 import numpy as np
 
 from kdbench.assets import resolve_model
+from kdbench.devices import autocast, of, resolve
+from kdbench.errors import KDBenchError
+from kdbench.io import prediction_rows
+from kdbench.progress import progress
 from kdbench.resources import require, student_training_bytes
 
 # Length bucketing sorts rows by length within random windows of this many batches: batches pad
@@ -62,8 +67,9 @@ def encode(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
     return tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
 
 
-def collate(tokenizer, ids: list[list[int]]) -> dict:
-    return tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
+def collate(tokenizer, ids: list[list[int]], device=None) -> dict:
+    batch = tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
+    return {key: value.to(device) for key, value in batch.items()} if device else dict(batch)
 
 
 def training_batches(lengths: list[int], batch_size: int, bucketing: bool,
@@ -84,8 +90,9 @@ def training_batches(lengths: list[int], batch_size: int, bucketing: bool,
 
 
 def train(model, lengths: list[int], example_losses: ExampleLosses, student: dict, epochs: int,
-          seed: int) -> TrainLog:
-    """Fine-tune `model` on rows 0..len(lengths)-1: AdamW, linear decay, seeded batching."""
+          seed: int, precision=None) -> TrainLog:
+    """Fine-tune `model` on rows 0..len(lengths)-1: AdamW, linear decay, seeded batching; the
+    forward passes run in the `precision` context (kdbench.devices.autocast) if one is given."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
@@ -101,10 +108,13 @@ def train(model, lengths: list[int], example_losses: ExampleLosses, student: dic
         optimizer, int(student["warmup_ratio"] * steps_total), steps_total)
     model.train()
     start = time.time()
+    bar = progress(steps_total, "train", unit="step")
     for _ in range(epochs):
         for rows in training_batches(lengths, student["batch_size"],
                                      student["length_bucketing"], rng):
-            losses, weights = example_losses(log.steps, rows)
+            with precision or contextlib.nullcontext():
+                losses, weights = example_losses(log.steps, rows)
+            weights = weights.to(losses.device)
             selected = int((weights > 0).sum())
             if selected:
                 loss = (weights * losses).sum() / selected
@@ -115,10 +125,8 @@ def train(model, lengths: list[int], example_losses: ExampleLosses, student: dic
             schedule.step()
             log.steps += 1
             log.examples_seen += selected
-            if log.steps % 20 == 0:
-                rate = log.steps / (time.time() - start)
-                print(f"  step {log.steps}/{steps_total} ({rate:.2f} steps/s, "
-                      f"eta {(steps_total - log.steps) / rate:.0f} s)", flush=True)
+            bar.update()
+    bar.close()
     log.wall_s = round(time.time() - start, 2)
     model.eval()
     return log
@@ -129,15 +137,16 @@ def classification_losses(model, tokenizer, ids: list[list[int]], targets: list[
     """Cross-entropy per example; weights 1, or the weighter's given the student's logits."""
     import torch
 
-    y = torch.tensor(targets)
+    device = of(model)
+    y = torch.tensor(targets, device=device)
 
     def losses(step: int, rows: np.ndarray):
-        logits = model(**collate(tokenizer, [ids[i] for i in rows])).logits
+        logits = model(**collate(tokenizer, [ids[i] for i in rows], device)).logits.float()
         ce = torch.nn.functional.cross_entropy(logits, y[rows], reduction="none")
         if weighter is None:
-            return ce, torch.ones(len(rows))
-        weights = weighter(step, rows, logits.detach())
-        return ce, torch.as_tensor(weights, dtype=torch.float32)
+            return ce, torch.ones(len(rows), device=device)
+        weights = weighter(step, rows, logits.detach().cpu())
+        return ce, torch.as_tensor(weights, dtype=torch.float32, device=device)
 
     return losses
 
@@ -155,41 +164,96 @@ def predict_proba(model, tokenizer, texts: list[str], student: dict) -> np.ndarr
     with torch.no_grad():
         for start in range(0, len(order), size):
             rows = order[start:start + size]
-            logits = model(**collate(tokenizer, [ids[i] for i in rows])).logits
-            probs[rows] = torch.softmax(logits.float(), dim=-1).numpy()
+            logits = model(**collate(tokenizer, [ids[i] for i in rows], of(model))).logits
+            probs[rows] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
     return probs
 
 
-def prediction_rows(ids: list[str], probs: np.ndarray, labels: list[str]) -> list[dict]:
-    """Rows of the predictions format: id, argmax label, full distribution."""
-    return [{"id": i, "label": labels[int(p.argmax())], "probs": [round(float(x), 6) for x in p]}
-            for i, p in zip(ids, probs, strict=True)]
+class Student:
+    """The one student contract: `fit(rows, epochs) -> self`, then `predict(rows)` -> prediction
+    rows in input order; `info` records the training. A kind implements `_memory_bytes`, `_load`
+    (sets `model`), `_training` (lengths and per-example losses of the rows) and `_predict`;
+    checking rows, the memory check and the info record live here once."""
+
+    def __init__(self, params: dict, seed: int):
+        self.params = params
+        self.seed = seed
+        self.model = None
+        self.info: dict = {}
+
+    def _check(self, rows: list[dict], what: str) -> None:
+        """Refuse rows this kind cannot read, before anything loads."""
+
+    def _memory_bytes(self) -> int:
+        raise NotImplementedError
+
+    def _load(self) -> None:
+        raise NotImplementedError
+
+    def _training(self, rows: list[dict],
+                  weighter: BatchWeighter | None) -> tuple[list[int], ExampleLosses]:
+        raise NotImplementedError
+
+    def _predict(self, rows: list[dict]) -> list[dict]:
+        raise NotImplementedError
+
+    def fit(self, rows: list[dict], epochs: int,
+            weighter: BatchWeighter | None = None) -> "Student":
+        """Train a fresh pretrained student on rows; a weighter selects and weights examples
+        per batch (LLKD)."""
+        self._check(rows, "train")
+        p = self.params
+        device = resolve(p["device"])
+        precision = autocast(device, p["precision"])
+        if device.type == "cpu":  # a GPU's memory is the GPU's business
+            require(self._memory_bytes(), f"training {p['model']} (batch_size "
+                    f"{p['batch_size']}, max_length {p['max_length']})",
+                    "lower student.batch_size or student.max_length")
+        self._load()
+        self.model.to(device)
+        lengths, losses = self._training(rows, weighter)
+        log = train(self.model, lengths, losses, p, epochs, self.seed, precision)
+        self.info = {"model": p["model"], "device": str(device), "train_examples": len(rows),
+                     "epochs": epochs,
+                     "steps": log.steps, "examples_seen": log.examples_seen,
+                     "train_wall_s": log.wall_s, "predict_wall_s": 0.0,
+                     "final_loss": log.loss[-1] if log.loss else None}
+        return self
+
+    def predict(self, rows: list[dict]) -> list[dict]:
+        if self.model is None:
+            raise KDBenchError("predict() before fit(): a student must be trained first")
+        self._check(rows, "predict")
+        start = time.time()
+        with autocast(of(self.model), self.params["precision"]):
+            predictions = self._predict(rows)
+        self.info["predict_wall_s"] = round(self.info["predict_wall_s"] + time.time() - start, 2)
+        return predictions
 
 
-def fit_and_predict(train_rows: list[dict], labels: list[str], student: dict, epochs: int,
-                    seed: int, predict_on: dict[str, list[dict]],
-                    weighter: BatchWeighter | None = None) -> tuple[dict[str, list[dict]], dict]:
-    """Train a fresh pretrained student on train_rows, then predict each set in predict_on."""
-    location = resolve_model(student["model"])
-    needed = student_training_bytes(location.directory, student["batch_size"],
-                                    student["max_length"])
-    require(needed, f"training {student['model']} (batch_size {student['batch_size']}, max_length "
-            f"{student['max_length']})", "lower student.batch_size or student.max_length")
-    model, tokenizer = load_student(student["model"], len(labels), seed)
-    index = {label: k for k, label in enumerate(labels)}
-    ids = encode(tokenizer, [r["text"] for r in train_rows], student["max_length"])
-    losses = classification_losses(model, tokenizer, ids, [index[r["label"]] for r in train_rows],
-                                   weighter)
-    log = train(model, [len(x) for x in ids], losses, student, epochs, seed)
-    start = time.time()
-    predictions = {
-        name: prediction_rows([r["id"] for r in rows],
-                              predict_proba(model, tokenizer, [r["text"] for r in rows], student),
-                              labels)
-        for name, rows in predict_on.items()
-    }
-    info = {"train_examples": len(train_rows), "epochs": epochs, "steps": log.steps,
-            "examples_seen": log.examples_seen, "train_wall_s": log.wall_s,
-            "predict_wall_s": round(time.time() - start, 2),
-            "final_loss": log.loss[-1] if log.loss else None}
-    return predictions, info
+class Classifier(Student):
+    """A pretrained encoder with a fresh classification head over `labels`; rows {id, text,
+    label}; predictions {id, label, probs}."""
+
+    def __init__(self, params: dict, seed: int, labels: list[str]):
+        super().__init__(params, seed)
+        self.labels = labels
+
+    def _memory_bytes(self) -> int:
+        return student_training_bytes(resolve_model(self.params["model"]).directory,
+                                      self.params["batch_size"], self.params["max_length"])
+
+    def _load(self) -> None:
+        self.model, self.tokenizer = load_student(self.params["model"], len(self.labels),
+                                                  self.seed)
+
+    def _training(self, rows, weighter):
+        index = {label: k for k, label in enumerate(self.labels)}
+        ids = encode(self.tokenizer, [r["text"] for r in rows], self.params["max_length"])
+        losses = classification_losses(self.model, self.tokenizer, ids,
+                                       [index[r["label"]] for r in rows], weighter)
+        return [len(x) for x in ids], losses
+
+    def _predict(self, rows):
+        probs = predict_proba(self.model, self.tokenizer, [r["text"] for r in rows], self.params)
+        return prediction_rows([r["id"] for r in rows], probs, self.labels)

@@ -4,17 +4,22 @@ Each label is scored by the summed log-probability of its verbalizer after the p
 normalised over the label set, so the teacher gives a full distribution, not only an argmax.
 """
 
-import copy
-import random
 import time
+from collections import Counter
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from kdbench.assets import dequantised, resolve_model
 from kdbench.errors import KDBenchError
-from kdbench.resources import require, weights_bytes
+from kdbench.io import prediction_rows
+from kdbench.lm import load_causal_lm, prefix_cache, token_logprobs
+from kdbench.progress import progress
+from kdbench.tasks import Prepared, Taught
+
+if TYPE_CHECKING:
+    from kdbench.tasks import Task
 
 CONTENT_FREE_INPUT = "N/A"
 
@@ -60,94 +65,63 @@ def truncate_words(text: str, words: int) -> str:
     return " ".join(text.split()[:words])
 
 
-def pick_demonstrations(labeled: list[dict], labels: list[str], shots_per_class: int,
-                        seed: int) -> list[dict]:
-    """shots_per_class examples of each label from the labeled pool, classes interleaved."""
-    rng = random.Random(seed)
-    per_class = []
-    for label in labels:
-        members = [row for row in labeled if row["label"] == label]
-        if len(members) < shots_per_class:
-            raise KDBenchError(
-                f"teacher.shots_per_class = {shots_per_class} but the labeled pool has only "
-                f"{len(members)} example(s) of {label!r}; lower it or raise data.n_labeled"
-            )
-        per_class.append(rng.sample(members, shots_per_class))
-    # Round-robin order: a block of one class at the end of the prompt biases the next label.
-    order = [group[i] for i in range(shots_per_class) for group in per_class]
-    return order
-
-
 class Scorer(Protocol):
     def score(self, prefix: str, queries: list[str], continuations: list[str],
-              progress: bool = False) -> np.ndarray:
+              show_progress: bool = False) -> np.ndarray:
         """Summed log-probability of each continuation after prefix + query: shape (N, C)."""
 
 
-def load_causal_lm(model_name: str, dtype: str = "float32"):
-    """A teacher LLM (packaged name, model dir or .gguf) in eval mode, and its tokenizer."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    location = resolve_model(model_name)
-    bytes_per_weight = 4 if dtype == "float32" else 2
-    require(weights_bytes(location.directory, location.gguf_file) * bytes_per_weight // 4,
-            f"loading teacher {model_name} in {dtype}",
-            "choose a smaller teacher model, dtype bfloat16, or the vllm backend")
-    location = dequantised(location)
-    tokenizer = AutoTokenizer.from_pretrained(location.directory)
-    model = AutoModelForCausalLM.from_pretrained(location.directory, dtype=getattr(torch, dtype))
-    return model.eval(), tokenizer
-
-
 class TransformersScorer:
-    """Scores continuations with a causal LM, reusing the few-shot prefix's KV cache."""
+    """Scores continuations with a causal LM: the few-shot prefix's KV cache is computed once,
+    queries go through in right-padded batches of `batch_size`, and only the positions read
+    go through the output layer."""
 
-    def __init__(self, model_name: str, dtype: str = "float32", model=None, tokenizer=None):
+    def __init__(self, model_name: str, dtype: str = "float32", model=None, tokenizer=None,
+                 batch_size: int = 8, device: str = "cpu"):
         import torch
 
         self.torch = torch
         if model is None:
-            model, tokenizer = load_causal_lm(model_name, dtype)
+            model, tokenizer = load_causal_lm(model_name, dtype, device)
         self.model = model.eval()
         self.tokenizer = tokenizer
+        self.batch_size = batch_size
 
     def _ids(self, text: str, special: bool = False) -> list[int]:
         return self.tokenizer(text, add_special_tokens=special)["input_ids"]
 
     def score(self, prefix: str, queries: list[str], continuations: list[str],
-              progress: bool = False) -> np.ndarray:
-        torch = self.torch
+              show_progress: bool = False) -> np.ndarray:
         prefix_ids = self._ids(prefix, special=True)
         cont_ids = [self._ids(c) for c in continuations]
         if any(not ids for ids in cont_ids):
             raise KDBenchError(f"a verbalizer tokenizes to nothing: {continuations}")
+        # One item per query: its last token predicts every continuation's first token. A
+        # multi-token continuation adds an item, the query and its leading tokens, whose last
+        # positions predict its other tokens.
+        items = []
+        for row, query in enumerate(queries):
+            ids = self._ids(query)
+            if not ids:
+                raise KDBenchError(f"query {row} tokenizes to nothing: {query!r}")
+            items.append((row, ids, [(len(ids) - 1, c[0], col) for col, c in enumerate(cont_ids)]))
+            items += [(row, ids + c[:-1], [(len(ids) + i - 1, c[i], col) for i in range(1, len(c))])
+                      for col, c in enumerate(cont_ids) if len(c) > 1]
+        # Items of similar lengths batched together pad less.
+        order = sorted(range(len(items)), key=lambda i: len(items[i][1]))
         scores = np.zeros((len(queries), len(continuations)))
-        start = time.time()
-        with torch.no_grad():
-            prefix_out = self.model(torch.tensor([prefix_ids]), use_cache=True, logits_to_keep=1)
-            for row, query in enumerate(queries):
-                # A copy per query: sliding-window caches cannot be cropped back to the prefix.
-                cache = copy.deepcopy(prefix_out.past_key_values)
-                out = self.model(torch.tensor([self._ids(query)]), past_key_values=cache,
-                                 use_cache=True, logits_to_keep=1)
-                first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-                for col, ids in enumerate(cont_ids):
-                    scores[row, col] = first[ids[0]].item()
-                    if len(ids) > 1:  # multi-token verbalizer: continue from this query's cache
-                        scores[row, col] += self._continuation_logprob(cache, ids)
-                if progress and (row + 1) % 50 == 0:
-                    rate = (row + 1) / (time.time() - start)
-                    print(f"  teacher: {row + 1}/{len(queries)} ({rate:.2f} ex/s, "
-                          f"eta {(len(queries) - row - 1) / rate:.0f} s)", flush=True)
+        with self.torch.no_grad(), progress(len(items), "teacher", show=show_progress) as bar:
+            cache = prefix_cache(self.model, prefix_ids)
+            for start in range(0, len(order), self.batch_size):
+                batch = [items[i] for i in order[start:start + self.batch_size]]
+                targets = [[(p, t) for p, t, _ in wanted] for _, _, wanted in batch]
+                logprobs = token_logprobs(self.model, cache, len(prefix_ids),
+                                          [ids for _, ids, _ in batch], targets)
+                for (row, _, wanted), values in zip(batch, logprobs, strict=True):
+                    for (_, _, col), value in zip(wanted, values, strict=True):
+                        scores[row, col] += value
+                bar.update(len(batch))
         return scores
-
-    def _continuation_logprob(self, cache, ids: list[int]) -> float:
-        torch = self.torch
-        branch = copy.deepcopy(cache)
-        out = self.model(torch.tensor([ids[:-1]]), past_key_values=branch, use_cache=True)
-        logprobs = torch.log_softmax(out.logits[0].float(), dim=-1)
-        return float(sum(logprobs[i, tok] for i, tok in enumerate(ids[1:])))
 
 
 class VLLMScorer:
@@ -168,7 +142,7 @@ class VLLMScorer:
         self.sampling = SamplingParams(max_tokens=1, prompt_logprobs=0)
 
     def score(self, prefix: str, queries: list[str], continuations: list[str],
-              progress: bool = False) -> np.ndarray:
+              show_progress: bool = False) -> np.ndarray:
         # Token ids are joined exactly as the transformers backend joins them.
         prefix_ids = self.tokenizer(prefix, add_special_tokens=True)["input_ids"]
         cont_ids = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in continuations]
@@ -178,7 +152,7 @@ class VLLMScorer:
             for ids in cont_ids:
                 prompts.append({"prompt_token_ids": base + ids})
                 spans.append((len(base), ids))
-        outputs = self.llm.generate(prompts, self.sampling, use_tqdm=progress)
+        outputs = self.llm.generate(prompts, self.sampling, use_tqdm=show_progress)
         flat = np.zeros(len(prompts))
         for i, (output, (start, ids)) in enumerate(zip(outputs, spans, strict=True)):
             positions = output.prompt_logprobs[start:start + len(ids)]
@@ -190,7 +164,8 @@ def make_scorer(teacher: dict) -> Scorer:
     if teacher["backend"] == "vllm":
         return VLLMScorer(teacher["model"], teacher["dtype"], teacher["tensor_parallel_size"],
                           teacher["gpu_memory_utilization"])
-    return TransformersScorer(teacher["model"], teacher["dtype"])
+    return TransformersScorer(teacher["model"], teacher["dtype"],
+                              batch_size=teacher["batch_size"], device=teacher["device"])
 
 
 def normalise(scores: np.ndarray) -> np.ndarray:
@@ -222,8 +197,53 @@ def label_examples(scorer: Scorer, spec: PromptSpec, demonstrations: list[dict],
     continuations = spec.continuations()
     start = time.time()
     probs = normalise(scorer.score(prefix, [spec.query(t) for t in texts], continuations,
-                                   progress=True))
+                                   show_progress=True))
     info = {"n_scored": len(texts), "scoring_s": round(time.time() - start, 2)}
     prior = normalise(scorer.score(prefix, [spec.query(CONTENT_FREE_INPUT)], continuations))[0]
     info["content_free_prior"] = [round(float(p), 4) for p in prior]
     return probs, prior, info
+
+
+def teach(task: "Task", teacher: dict, prepared: Prepared, demonstrations: list[dict]) -> Taught:
+    """Label scoring over a classification task's pool and test split; the labeled pool minus the
+    demonstrations is scored too, as a dev set (accuracy raw and calibrated)."""
+    labels = prepared.meta["labels"]
+    unlabeled, test = prepared.unlabeled, prepared.test
+    spec = PromptSpec.from_params(teacher, labels)
+    # The labeled pool minus the demonstrations is gold the teacher has not seen: a dev set.
+    shown = {d["id"] for d in demonstrations}
+    dev = [r for r in prepared.labeled if r["id"] not in shown]
+    scorer = make_scorer(teacher)
+    texts = [r["text"] for r in unlabeled + test + dev]
+    raw, prior, info = label_examples(scorer, spec, demonstrations, texts)
+    probs = calibrate(raw, prior) if teacher["calibrate"] else raw
+    pool = prediction_rows([r["id"] for r in unlabeled], probs[:len(unlabeled)], labels)
+    test_rows = prediction_rows([r["id"] for r in test],
+                                probs[len(unlabeled):len(unlabeled) + len(test)], labels)
+    trainset = [task.trainset_row(u, p) for u, p in zip(unlabeled, pool, strict=True)]
+    counts = Counter(r["label"] for r in trainset)
+    dev_gold = np.array([labels.index(r["label"]) for r in dev])
+    dev_raw = raw[len(unlabeled) + len(test):]
+
+    def dev_accuracy(dev_probs: np.ndarray) -> float | None:
+        return round(float(np.mean(dev_probs.argmax(axis=1) == dev_gold)), 4) if dev else None
+
+    info.update({
+        "model": teacher["model"], "backend": teacher["backend"],
+        "calibrated": teacher["calibrate"], "dev_examples": len(dev),
+        "dev_accuracy_uncalibrated": dev_accuracy(dev_raw),
+        "dev_accuracy_calibrated": dev_accuracy(calibrate(dev_raw, prior)),
+        "pool_label_counts": {label: counts.get(label, 0) for label in labels},
+        "majority_label_fraction": majority_fraction(counts),
+        "collapsed": majority_fraction(counts) > COLLAPSE_FRACTION,
+        "pool_quality": task.score([p["label"] for p in pool],
+                                   [{"label": u["gold"]} for u in unlabeled], prepared.meta),
+    })
+    if info["collapsed"]:
+        print(f"prompt_teacher: warning: {info['majority_label_fraction']:.0%} of "
+              "pseudolabels are one label: the teacher has collapsed; try teacher.calibrate "
+              "or other shots")
+    print(f"prompt_teacher: dev accuracy (labeled pool minus demonstrations) "
+          f"{info['dev_accuracy_uncalibrated']} raw, {info['dev_accuracy_calibrated']} "
+          f"calibrated; label counts {dict(counts)}")
+    return Taught({"pool": pool, "test": test_rows}, trainset, info)

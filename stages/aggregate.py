@@ -1,13 +1,14 @@
-"""Average every method over the seeds: <out>/<benchmark>.json (flat: `<row>_<metric>` is the
-mean, `<row>_<metric>_std` the std; read by `dvc exp show` and the regression gate) and
-<out>/<benchmark>.md (mean ± std table, the README's results)."""
-
-import argparse
+"""Average every method of a task over the seeds: metrics/<task>.json (flat: `<row>_<metric>` is
+the mean, `<row>_<metric>_std` the std; read by `dvc exp show` and the regression gate) and
+metrics/<task>.md (the mean ± std table)."""
 
 from kdbench.errors import KDBenchError, report_errors
 from kdbench.io import read_json, write_json, write_text
-from kdbench.params import BENCHMARKS, load_params
+from kdbench.params import load_params, stage_parser
 from kdbench.report import aggregate, flat_metrics, markdown_table, mean_std
+from kdbench.tasks import get_task
+
+PARAMS = ("seeds",)
 
 TITLES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "sentence_f1": "sentence F1",
           "corpus_f1": "corpus F1", "chunk_f1": "chunk F1", "exact_match": "exact match"}
@@ -20,27 +21,14 @@ def usage(row: dict) -> str:
     return f"{row['pool_fraction']:.1%}" if "pool_fraction" in row else "-"
 
 
-def setup_line(benchmark: str, setup: dict, teacher: dict) -> str:
-    if benchmark == "sequence":
-        return (f"Task {setup['task']} ({setup['source']} data). Per seed: {setup['labeled']} "
-                f"labeled, {setup['unlabeled']} unlabeled, {setup['test']} test sentences; "
-                f"student {setup['student']}. Teacher outputs the metric could not read: "
-                f"{teacher.get('unreadable', 0):.1f} of {setup['test']} test sentences (mean).")
-    return (f"Per seed: {setup['labeled']} labeled, {setup['unlabeled']} unlabeled, "
-            f"{setup['test']} test; student {setup['student']}; {setup['dropped_duplicates']} "
-            f"duplicate texts dropped before splitting. Teacher accuracy on the labeled pool "
-            f"minus its demonstrations (dev): {mean_std(teacher, 'dev_accuracy')}.")
-
-
 @report_errors
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--benchmark", choices=BENCHMARKS, default="classification")
-    parser.add_argument("--seeds-dir", default="metrics/seeds")
-    parser.add_argument("--out", default="metrics")
+    parser = stage_parser(__doc__, seed=False)
+    parser.add_argument("--seeds-dir", required=True, help="the evaluate stages' output folder")
+    parser.add_argument("--out", required=True, help="the table's path without suffix")
     args = parser.parse_args()
-    params = load_params(args.params)
+    params = load_params(args.params, args.task, PARAMS)
+    task = get_task(args.task)
     runs = []
     for seed in params["seeds"]:
         try:
@@ -68,16 +56,15 @@ def main() -> None:
          (stage_columns[1], f"pool label {TITLES[primary]} after"),
          ("changed_fraction", "labels changed"),
          (stage_columns[3], f"pair students' test {TITLES[primary]}")])
-    described = setup_line(args.benchmark, setup, rows[0])
+    described = task.describe(setup, rows[0])
     text = (f"Seeds {params['seeds']} (mean ± sample std over {len(runs)}; each seed draws its own "
             f"split, demonstrations and training order). {described} Wall s: mean seconds of "
             f"training (teacher: labeling) per seed; peak GiB: the largest resident memory of the "
             f"stages behind a row.\n\n{table}\n\n"
             f"MCKD per stage (pool labels scored against the kept-aside gold, analysis only):\n\n"
             f"{curve_table}\n")
-    write_json(f"{args.out}/{args.benchmark}.json",
-               {**flat_metrics(rows + curve), "seeds": len(runs)})
-    write_text(f"{args.out}/{args.benchmark}.md", text)
+    write_json(f"{args.out}.json", {**flat_metrics(rows + curve), "seeds": len(runs)})
+    write_text(f"{args.out}.md", text)
     print(text)
 
 

@@ -1,16 +1,18 @@
-"""One cell of the label-budget sweep (classification): with --size gold labels (the teacher's
-demonstrations included), train a student on that gold alone and one on that gold plus the
-teacher's pseudolabels of the rest of the pool; score both on the test split. Writes
+"""One cell of the label-budget sweep: with --size gold labels (the teacher's demonstrations
+included), train a student on that gold alone and one on that gold plus the teacher's
+pseudolabels of the rest of the pool; score both on the test split. Writes
 <dir>/label_budget/<size>/{gold,gold_pseudo}/predictions.jsonl and the two rows to
 <metrics>/seed<N>_b<size>.json."""
 
-from kdbench.benchmarks import epochs, fit_and_predict_any
-from kdbench.errors import peak_memory_gib, report_errors
-from kdbench.io import read_json, read_jsonl, read_labeled, write_json, write_jsonl
+from kdbench.errors import report_errors
+from kdbench.io import write_json, write_jsonl
 from kdbench.label_budget import budget_trainsets, gold_order
-from kdbench.metrics import classification_scores
 from kdbench.params import load_params, stage_parser
-from kdbench.teacher import pick_demonstrations
+from kdbench.runtime import peak_memory_gib, run_record, use_threads
+from kdbench.students import make_student
+from kdbench.tasks import get_task, pool_gold, read_prepared
+
+PARAMS = ("threads", "{task}.student", "{task}.teacher.shots")
 
 
 @report_errors
@@ -18,37 +20,37 @@ def main() -> None:
     parser = stage_parser(__doc__)
     parser.add_argument("--size", type=int, required=True, help="gold labels, one of "
                         "params.yaml's label_budget.sizes")
-    parser.add_argument("--metrics", default="metrics/label_budget")
+    parser.add_argument("--metrics", required=True, help="folder of the cells' rows")
     args = parser.parse_args()
-    params = load_params(args.params)
-    prepared = f"{args.dir}/prepared"
-    labels = read_json(f"{prepared}/labels.json")["labels"]
-    labeled = read_jsonl(f"{prepared}/labeled.jsonl")
-    test = read_jsonl(f"{prepared}/test.jsonl")
+    params = load_params(args.params, args.task, PARAMS)
+    use_threads(params["threads"])
+    task = get_task(args.task)
+    block = params[args.task]
+    prepared = read_prepared(args.dir)
+    meta, test = prepared.meta, prepared.test
     # The teacher's own choice of demonstrations, recomputed: it depends on nothing the teacher
     # outputs, so this stage stays cached when the teacher stage re-runs with the same labels.
-    demos = pick_demonstrations(labeled, labels, params["teacher"]["shots_per_class"], args.seed)
-    order = gold_order(labeled, read_jsonl(f"{prepared}/unlabeled.jsonl"),
+    demos = task.demonstrations(block["teacher"], prepared.labeled, meta, args.seed)
+    order = gold_order(prepared.labeled, pool_gold(task, prepared.unlabeled),
                        [d["id"] for d in demos])
-    pseudolabeled = read_labeled(f"{args.dir}/trainsets/vanilla_kd.jsonl", labels)
+    pseudolabeled = task.read_rows(f"{args.dir}/trainsets/vanilla_kd.jsonl", meta)
     trainsets = budget_trainsets(order, pseudolabeled, args.size, len(demos))
     out = f"{args.dir}/label_budget/{args.size}"
     rows = []
     for name, train_rows in trainsets.items():
         # Gold alone is the SFT baseline at this budget: it gets SFT's number of passes.
-        n_epochs = epochs(params, "classification", "sft" if name == "gold" else name)
-        predictions, info = fit_and_predict_any(params, "classification", args.dir, train_rows,
-                                                n_epochs, args.seed, {"test": test})
-        write_jsonl(f"{out}/{name}/predictions.jsonl", predictions["test"])
-        predicted = {r["id"]: r["label"] for r in predictions["test"]}
-        scores = classification_scores([r["label"] for r in test],
-                                       [predicted[r["id"]] for r in test], labels)
-        rows.append({"name": name, "size": args.size, **scores, "gold_labels": args.size,
-                     "train_examples": info["train_examples"], "wall_s": info["train_wall_s"],
-                     "peak_memory_gib": peak_memory_gib()})
+        epochs = block["student"]["sft_epochs" if name == "gold" else "epochs"]
+        student = make_student(task, block["student"], meta, args.seed).fit(train_rows, epochs)
+        predictions = student.predict(test)
+        write_jsonl(f"{out}/{name}/predictions.jsonl", predictions)
+        scores = task.score_predictions(predictions, test, meta)
+        rows.append({"name": name, **scores, "gold_labels": args.size,
+                     "train_examples": student.info["train_examples"],
+                     "wall_s": student.info["train_wall_s"], "peak_memory_gib": peak_memory_gib()})
         print(f"label_budget: {args.size} gold, {name}: {len(train_rows)} examples, "
-              f"accuracy {scores['accuracy']:.3f}")
-    write_json(f"{args.metrics}/seed{args.seed}_b{args.size}.json", {"rows": rows})
+              f"{task.metrics[0]} {scores[task.metrics[0]]:.3f}")
+    write_json(f"{args.metrics}/seed{args.seed}_b{args.size}.json",
+               {"rows": rows, "run": run_record()})
 
 
 if __name__ == "__main__":

@@ -1,19 +1,19 @@
 """MCKD: split the pseudolabeled pool once into K disjoint partitions, reused at every stage."""
 
-from kdbench.benchmarks import mckd_params
 from kdbench.errors import report_errors
 from kdbench.io import read_jsonl, write_json
 from kdbench.mckd import make_partitions
 from kdbench.params import load_params, stage_parser
 
+PARAMS = ("mckd.parts",)
+
 
 @report_errors
 def main() -> None:
     args = stage_parser(__doc__).parse_args()
-    params = load_params(args.params)
+    params = load_params(args.params, args.task, PARAMS)
     ids = [r["id"] for r in read_jsonl(f"{args.dir}/trainsets/vanilla_kd.jsonl")]
-    parts = mckd_params(params, args.benchmark)["parts"]
-    partitions = make_partitions(ids, len(parts), args.seed)
+    partitions = make_partitions(ids, len(params["mckd"]["parts"]), args.seed)
     write_json(f"{args.dir}/mckd/partitions.json", {"partitions": partitions})
     print(f"partition: {len(ids)} examples into sizes {[len(p) for p in partitions]}")
 

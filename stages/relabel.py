@@ -2,51 +2,12 @@
 it; they replace the previous labels. Also scores them against the kept-aside gold (analysis)."""
 
 from kdbench.errors import report_errors
-from kdbench.io import read_json, read_jsonl, read_labeled, write_json, write_jsonl
-from kdbench.mckd import average_probs, combine_relabels, most_confident
+from kdbench.io import read_json, write_json, write_jsonl
+from kdbench.mckd import combine_relabels
 from kdbench.params import load_params, stage_parser
-from kdbench.tasks import get_task
+from kdbench.tasks import get_task, pool_gold, read_prepared
 
-
-def relabel_classification(seed_dir: str, out: str, previous_path: str,
-                           partitions: list[list[str]]) -> tuple[list[dict], dict]:
-    labels = read_json(f"{seed_dir}/prepared/labels.json")["labels"]
-    previous = read_labeled(previous_path, labels)
-    predictions = {k: read_labeled(f"{out}/students/p{k}/predictions.jsonl", labels)
-                   for k in range(len(partitions))}
-    new = combine_relabels(partitions, predictions, average_probs)
-    rows = [{"id": row["id"], "text": row["text"], "label": labels[int(new[row["id"]].argmax())],
-             "probs": [round(float(p), 6) for p in new[row["id"]]]} for row in previous]
-    gold = {r["id"]: r["gold"] for r in read_jsonl(f"{seed_dir}/prepared/unlabeled.jsonl")}
-
-    def accuracy(labeled: list[dict]) -> float:
-        return round(sum(r["label"] == gold[r["id"]] for r in labeled) / len(labeled), 4)
-
-    info = {"label_accuracy": accuracy(rows), "previous_label_accuracy": accuracy(previous),
-            "changed_fraction": round(sum(a["label"] != b["label"] for a, b in
-                                          zip(rows, previous, strict=True)) / len(rows), 4)}
-    return rows, info
-
-
-def relabel_sequence(task_name: str, seed_dir: str, out: str, previous_path: str,
-                     partitions: list[list[str]]) -> tuple[list[dict], dict]:
-    task = get_task(task_name)
-    previous = read_jsonl(previous_path)
-    predictions = {k: read_jsonl(f"{out}/students/p{k}/predictions.jsonl")
-                   for k in range(len(partitions))}
-    new = combine_relabels(partitions, predictions, most_confident)
-    rows = [{"id": r["id"], "words": r["words"], "target": new[r["id"]]["output"],
-             "confidence": new[r["id"]]["confidence"]} for r in previous]
-    gold = {r["id"]: {**r, "target": r["gold"]}
-            for r in read_jsonl(f"{seed_dir}/prepared/unlabeled.jsonl")}
-    gold_rows = [gold[r["id"]] for r in rows]
-    after = task.score([r["target"] for r in rows], gold_rows)
-    before = task.score([r["target"] for r in previous], gold_rows)
-    info = {**{f"label_{m}": after[m] for m in task.metrics},
-            **{f"previous_label_{m}": before[m] for m in task.metrics},
-            "changed_fraction": round(sum(a["target"] != b["target"] for a, b in
-                                          zip(rows, previous, strict=True)) / len(rows), 4)}
-    return rows, info
+PARAMS = ()
 
 
 @report_errors
@@ -56,18 +17,28 @@ def main() -> None:
     parser.add_argument("--labels", required=True,
                         help="trainset with the previous labels, inside --dir")
     args = parser.parse_args()
-    params = load_params(args.params)  # every stage refuses a bad params.yaml before any work
+    load_params(args.params, args.task, PARAMS)  # a bad params.yaml stops every stage early
+    task = get_task(args.task)
+    prepared = read_prepared(args.dir)
+    meta = prepared.meta
     partitions = read_json(f"{args.dir}/mckd/partitions.json")["partitions"]
     out = f"{args.dir}/mckd/{args.stage}"
-    previous = f"{args.dir}/{args.labels}"
-    if args.benchmark == "sequence":
-        rows, info = relabel_sequence(params["sequence"]["task"], args.dir, out, previous,
-                                      partitions)
-    else:
-        rows, info = relabel_classification(args.dir, out, previous, partitions)
+    previous = task.read_rows(f"{args.dir}/{args.labels}", meta)
+    predictions = {k: task.read_rows(f"{out}/students/p{k}/predictions.jsonl", meta)
+                   for k in range(len(partitions))}
+    new = combine_relabels(partitions, predictions, lambda rows: task.combine(rows, meta))
+    rows = [task.trainset_row(r, new[r["id"]]) for r in previous]
+    gold = {r["id"]: r for r in pool_gold(task, prepared.unlabeled)}
+    gold_rows = [gold[r["id"]] for r in rows]
+    after = task.score([r[task.target] for r in rows], gold_rows, meta)
+    before = task.score([r[task.target] for r in previous], gold_rows, meta)
     students = [read_json(f"{out}/students/p{k}/info.json") for k in range(len(partitions))]
-    info["students_train_wall_s"] = round(sum(s["train_wall_s"] for s in students), 2)
-    info["students_peak_memory_gib"] = max(s["peak_memory_gib"] for s in students)
+    info = {**{f"label_{m}": after[m] for m in task.metrics},
+            **{f"previous_label_{m}": before[m] for m in task.metrics},
+            "changed_fraction": round(sum(a[task.target] != b[task.target] for a, b in
+                                          zip(rows, previous, strict=True)) / len(rows), 4),
+            "students_train_wall_s": round(sum(s["train_wall_s"] for s in students), 2),
+            "students_peak_memory_gib": max(s["peak_memory_gib"] for s in students)}
     write_jsonl(f"{out}/labels.jsonl", rows)
     write_json(f"{out}/info.json", info)
     print(f"relabel: {out}: {info}")

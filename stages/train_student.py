@@ -2,31 +2,36 @@
 split. The trainset is trainsets/<method>.jsonl in the seed's folder, unless --trainset names one
 (MCKD's final students train on a pair stage's labels)."""
 
-from kdbench.benchmarks import epochs, fit_and_predict_any, read_trainset
-from kdbench.errors import peak_memory_gib, report_errors
-from kdbench.io import read_jsonl, write_json, write_jsonl
+from kdbench.errors import report_errors
+from kdbench.io import write_json, write_jsonl
 from kdbench.params import load_params, stage_parser
+from kdbench.runtime import run_record, use_threads
+from kdbench.students import make_student
+from kdbench.tasks import get_task, read_prepared
+
+PARAMS = ("threads", "{task}.student")
 
 
 @report_errors
 def main() -> None:
     parser = stage_parser(__doc__)
     parser.add_argument("--method", required=True, help="the student's name: students/<method>")
-    parser.add_argument("--trainset", help="JSONL trainset inside --dir: rows {id, text, label} "
-                        "(classification) or {id, words, target} (sequence)")
+    parser.add_argument("--trainset", help="JSONL trainset inside --dir (kdbench.tasks: rows)")
     args = parser.parse_args()
-    params = load_params(args.params)
+    params = load_params(args.params, args.task, PARAMS)
+    use_threads(params["threads"])
+    task = get_task(args.task)
+    student_params = params[args.task]["student"]
+    prepared = read_prepared(args.dir)
     trainset = args.trainset or f"trainsets/{args.method}.jsonl"
-    train_rows = read_trainset(args.benchmark, args.dir, trainset)
-    test = read_jsonl(f"{args.dir}/prepared/test.jsonl")
-    n_epochs = epochs(params, args.benchmark, args.method)
-    predictions, info = fit_and_predict_any(params, args.benchmark, args.dir, train_rows, n_epochs,
-                                            args.seed, {"test": test})
+    rows = task.read_rows(f"{args.dir}/{trainset}", prepared.meta)
+    # The few-gold baseline sees only the labeled pool: it has its own number of passes.
+    epochs = student_params["sft_epochs" if args.method == "sft" else "epochs"]
+    student = make_student(task, student_params, prepared.meta, args.seed).fit(rows, epochs)
     out = f"{args.dir}/students/{args.method}"
-    write_jsonl(f"{out}/predictions.jsonl", predictions["test"])
-    write_json(f"{out}/info.json", {"trainset": trainset, **info,
-                                     "peak_memory_gib": peak_memory_gib()})
-    print(f"train_student: {out}: {info}")
+    write_jsonl(f"{out}/predictions.jsonl", student.predict(prepared.test))
+    write_json(f"{out}/info.json", {"trainset": trainset, **student.info, **run_record()})
+    print(f"train_student: {out}: {student.info}")
 
 
 if __name__ == "__main__":

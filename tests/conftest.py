@@ -83,4 +83,4 @@ def tiny_student_dir(tmp_path_factory, tokenizer):
 def student_params(tiny_student_dir):
     return {"model": str(tiny_student_dir), "max_length": 32, "batch_size": 4,
             "eval_batch_size": 8, "epochs": 1, "lr": 1e-3, "weight_decay": 0.0,
-            "warmup_ratio": 0.0, "length_bucketing": False}
+            "warmup_ratio": 0.0, "length_bucketing": False, "device": "cpu", "precision": "fp32"}

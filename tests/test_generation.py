@@ -3,10 +3,11 @@ import random
 import pytest
 import torch
 
-from kdbench.constituency import escape_word, read_unlabeled
+from kdbench.bio import read_tags
 from kdbench.errors import KDBenchError
-from kdbench.generation import BracketGrammar, TagGrammar, generate, output_ids
-from kdbench.slot_tagging import read_tags
+from kdbench.generation import generate, output_ids
+from kdbench.grammars import BracketGrammar, TagGrammar
+from kdbench.trees import escape_word, read_unlabeled
 
 # Brackets inside words, a word of many WordPiece tokens, a hair space (not a word separator).
 VOCAB = ["the", "dog", "barked", "p53", ",", "(", ")", "f(x)", "-LRB-", "interleukin-2",

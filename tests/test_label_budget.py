@@ -4,6 +4,7 @@ import pytest
 
 from kdbench.errors import KDBenchError
 from kdbench.label_budget import budget_curves, budget_table, budget_trainsets, gold_order
+from kdbench.tasks import get_task, pool_gold
 
 
 def rows(prefix: str, n: int, label: str = "a") -> list[dict]:
@@ -13,7 +14,9 @@ def rows(prefix: str, n: int, label: str = "a") -> list[dict]:
 @pytest.fixture
 def pools():
     labeled = rows("l", 6, "gold")
-    unlabeled = [{"id": f"u{i}", "text": f"text u{i}", "gold": "gold"} for i in range(8)]
+    # The pool as prepared keeps its gold aside; budgets take it back as the target.
+    unlabeled = pool_gold(get_task("classification"),
+                          [{"id": f"u{i}", "text": f"text u{i}", "gold": "gold"} for i in range(8)])
     # The teacher's pseudolabels: every pool example, labeled "teacher".
     pseudo = [{"id": r["id"], "text": r["text"], "label": "teacher", "probs": [1.0]}
               for r in unlabeled]
@@ -25,7 +28,6 @@ def test_gold_order_puts_demonstrations_first_then_labeled_then_pool(pools):
     order = gold_order(labeled, unlabeled, ["l4", "l1"])
     assert [r["id"] for r in order] == (["l4", "l1", "l0", "l2", "l3", "l5"]
                                         + [f"u{i}" for i in range(8)])
-    # The pool's kept-aside gold becomes the label; nothing else is carried along.
     assert all(r["label"] == "gold" and set(r) == {"id", "text", "label"} for r in order)
 
 

@@ -3,13 +3,12 @@ import pytest
 
 from kdbench.errors import KDBenchError
 from kdbench.mckd import (
-    average_probs,
     chain,
     combine_relabels,
     make_partitions,
-    most_confident,
     unseen_ids,
 )
+from kdbench.tasks import get_task
 
 IDS = [f"doc{i}" for i in range(11)]
 LABELS = ["a", "b"]
@@ -40,6 +39,14 @@ def test_a_student_labels_exactly_what_it_did_not_see():
         assert set(unseen) | set(parts[k]) == set(IDS)
 
 
+def average_probs(rows):
+    return get_task("classification").combine(rows, {"labels": LABELS})
+
+
+def most_confident(rows):
+    return get_task("constituency").combine(rows, {})
+
+
 def rows(ids, probs):
     return [{"id": i, "label": LABELS[int(np.argmax(probs))], "probs": probs} for i in ids]
 
@@ -48,8 +55,8 @@ def test_combine_two_partitions_swaps_labels():
     parts = make_partitions(IDS, 2, seed=0)
     new = combine_relabels(parts, {0: rows(parts[1], [0.9, 0.1]), 1: rows(parts[0], [0.2, 0.8])},
                            average_probs)
-    assert all(new[i].tolist() == [0.9, 0.1] for i in parts[1])
-    assert all(new[i].tolist() == [0.2, 0.8] for i in parts[0])
+    assert all(new[i]["probs"] == [0.9, 0.1] and new[i]["label"] == LABELS[0] for i in parts[1])
+    assert all(new[i]["probs"] == [0.2, 0.8] and new[i]["label"] == LABELS[1] for i in parts[0])
 
 
 def test_combine_three_partitions_averages_the_two_outside_students():
@@ -57,8 +64,8 @@ def test_combine_three_partitions_averages_the_two_outside_students():
     preds = {0: rows(unseen_ids(parts, 0), [1.0, 0.0]), 1: rows(unseen_ids(parts, 1), [0.0, 1.0]),
              2: rows(unseen_ids(parts, 2), [0.5, 0.5])}
     new = combine_relabels(parts, preds, average_probs)
-    assert new[parts[0][0]].tolist() == pytest.approx([0.25, 0.75])  # students 1 and 2
-    assert new[parts[2][0]].tolist() == pytest.approx([0.5, 0.5])  # students 0 and 1
+    assert new[parts[0][0]]["probs"] == pytest.approx([0.25, 0.75])  # students 1 and 2
+    assert new[parts[2][0]]["probs"] == pytest.approx([0.5, 0.5])  # students 0 and 1
 
 
 def test_a_student_predicting_its_own_partition_is_refused():

@@ -7,14 +7,12 @@ import pytest
 import torch
 
 from kdbench import seq_student
-from kdbench.constituency import right_branching
 from kdbench.errors import KDBenchError
 from kdbench.generation import generate
 from kdbench.seq_student import (
+    CausalLMStudent,
     encode_examples,
     end_token_id,
-    fit,
-    fit_and_predict_generative,
     load_seq_student,
     predict,
     prompt_ids,
@@ -22,8 +20,21 @@ from kdbench.seq_student import (
     sequence_losses,
     target_text,
 )
-from kdbench.student import fit_and_predict
+from kdbench.student import Classifier
 from kdbench.tasks import get_task
+from kdbench.trees import right_branching
+
+
+def fit(rows, params, epochs, seed):
+    """A trained causal LM student's model, tokenizer and info (the grammar matters only for
+    predictions)."""
+    student = CausalLMStudent(params, seed, get_task("constituency").grammar).fit(rows, epochs)
+    return student.model, student.tokenizer, student.info
+
+
+def fit_and_predict_generative(task, rows, params, epochs, seed, predict_on, tags=None):
+    student = CausalLMStudent(params, seed, get_task(task).grammar, tags).fit(rows, epochs)
+    return {name: student.predict(r) for name, r in predict_on.items()}, student.info
 
 ROWS = [
     {"words": ["flights", "to", "boston"], "target": "O O B-city"},
@@ -191,6 +202,9 @@ class RecordingLM:
             self.prompts.append(input_ids[0].tolist())
         return self.model(input_ids, past_key_values=past_key_values, **kwargs)
 
+    def parameters(self):
+        return self.model.parameters()
+
 
 @pytest.mark.parametrize("kind", ["wordpiece", "bos"])
 def test_decoding_feeds_the_trained_prompt_and_stops_on_the_end_token(kind, tokenizer,
@@ -249,8 +263,8 @@ def test_same_inputs_and_seed_same_predictions(tiny_teacher_dir, student_params)
 
 
 def test_info_has_the_shared_student_keys(tiny_teacher_dir, student_params):
-    _, reference = fit_and_predict([{"id": "r", "text": "good", "label": "pos"}], ["neg", "pos"],
-                                   student_params, 1, 0, {"test": []})
+    reference = Classifier(student_params, 0, ["neg", "pos"]).fit(
+        [{"id": "r", "text": "good", "label": "pos"}], 1).info
     student = {**student_params, "model": str(tiny_teacher_dir), "max_length": 64}
     _, info = fit_and_predict_generative("constituency", TREE_ROWS, student, 1, 0, TO_PREDICT)
     assert set(info) == set(reference)

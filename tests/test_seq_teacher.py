@@ -2,9 +2,10 @@
 
 import pytest
 
+from kdbench.demonstrations import sampled
 from kdbench.errors import KDBenchError
-from kdbench.seq_teacher import label_rows, pick_shots, prefix, prompt
-from kdbench.tasks import get_task, load_rows
+from kdbench.seq_teacher import label_rows, prefix, prompt
+from kdbench.tasks import get_task
 
 ROWS = [{"id": "a", "words": ["the", "dog", "barked", "."],
          "target": "( ( ( the ) ( dog ) ) ( barked ) ( . ) )"},
@@ -21,9 +22,9 @@ def test_prompt_and_prefix_put_each_demonstration_before_the_query():
 
 def test_shots_are_seeded_and_bounded_by_the_pool():
     pool = [{"id": str(i)} for i in range(20)]
-    assert pick_shots(pool, 5, 1) == pick_shots(pool, 5, 1) != pick_shots(pool, 5, 2)
-    with pytest.raises(KDBenchError, match="sequence.teacher.shots = 21"):
-        pick_shots(pool, 21, 0)
+    assert sampled(pool, 5, 1) == sampled(pool, 5, 1) != sampled(pool, 5, 2)
+    with pytest.raises(KDBenchError, match="teacher.shots = 21"):
+        sampled(pool, 21, 0)
 
 
 @pytest.mark.parametrize("task_name", ["constituency", "slot_tagging"])
@@ -60,16 +61,19 @@ def test_unconstrained_unreadable_outputs_are_kept_and_counted(tiny_causal_lm, t
 def test_task_scores_count_unreadable_outputs_as_zero():
     task = get_task("constituency")
     gold = [{"words": ["a", "b", "c"], "tree": "(S (NP (DT a) (NN b)) (VP (VBD c)))"}]
-    assert task.score(["( ( ( a ) ( b ) ) ( c ) )"], gold)["sentence_f1"] == 1.0
-    assert task.score(["( a b"], gold)["sentence_f1"] < 1.0  # repaired, readable, partly right
-    bad = task.score(["a b c"], gold)
+    assert task.score(["( ( ( a ) ( b ) ) ( c ) )"], gold, {})["sentence_f1"] == 1.0
+    # Repaired, readable, partly right.
+    assert task.score(["( a b"], gold, {})["sentence_f1"] < 1.0
+    bad = task.score(["a b c"], gold, {})
     assert bad["sentence_f1"] == 0.0 and bad["unreadable"] == 1
-    assert task.score([task.baseline(["a", "b", "c"])], gold)["sentence_f1"] == pytest.approx(0.5)
+    assert task.score([None], gold, {})["unreadable"] == 1  # no output at all
+    ((name, _, outputs),) = task.baselines(gold)
+    assert name == "baseline" and task.score(outputs, gold, {})["sentence_f1"] == pytest.approx(0.5)
     tagging = get_task("slot_tagging")
     tag_gold = [{"words": ["to", "new", "york"], "target": "O B-city I-city"}]
-    assert tagging.score(["O B-city I-city"], tag_gold) == {"chunk_f1": 1.0, "exact_match": 1.0,
-                                                            "unreadable": 0}
-    assert tagging.score(["O B-city"], tag_gold)["unreadable"] == 1
+    assert tagging.score(["O B-city I-city"], tag_gold, {}) == {
+        "chunk_f1": 1.0, "exact_match": 1.0, "unreadable": 0}
+    assert tagging.score(["O B-city"], tag_gold, {})["unreadable"] == 1
     assert not tagging.readable("O B-town I-town", ["to", "new", "york"], ["O", "B-city"])
 
 
@@ -80,10 +84,10 @@ def test_unknown_task_lists_the_tasks():
 
 @pytest.mark.parametrize("task", ["constituency", "slot_tagging"])
 def test_generated_rows_fit_the_requested_split_and_word_limits(task):
-    sequence = {"task": task, "source": "generated", "path": None, "min_words": 4,
-                "max_words": 9, "n_labeled": 10, "n_unlabeled": 20, "n_test": 20}
-    rows, _ = load_rows(sequence, seed=3)
-    assert len(rows) >= 50 and load_rows(sequence, seed=3)[0] == rows
+    data = {"source": "generated", "path": None, "min_words": 4, "max_words": 9,
+            "n_labeled": 10, "n_unlabeled": 20, "n_test": 20}
+    rows, _ = get_task(task).load(data, seed=3)
+    assert len(rows) >= 50 and get_task(task).load(data, seed=3)[0] == rows
     for row in rows:
         assert len(row["target"].split()) >= len(row["words"])
     if task == "slot_tagging":

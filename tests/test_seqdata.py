@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from kdbench.constituency import PUNCT_TAGS, Tree, parse_tree, read_unlabeled, to_unlabeled
+from kdbench.bio import chunks
 from kdbench.errors import KDBenchError
 from kdbench.seqdata import (
     generate_slot_tagging,
@@ -13,7 +13,7 @@ from kdbench.seqdata import (
     tag_set,
     tree_to_penn,
 )
-from kdbench.slot_tagging import chunks
+from kdbench.trees import PUNCT_TAGS, Tree, parse_tree, read_unlabeled, to_unlabeled
 
 TRACED = ("( (S (NP-SBJ-1 (DT The) (NN cell)) (VP (VBD was) (VP (VBN stained) (NP-1 (-NONE- *))"
           " (PP-LOC (IN in) (NP (NN vitro))))) (. .)) )")

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from kdbench.constituency import read_unlabeled, right_branching
 from kdbench.errors import KDBenchError
 from kdbench.structured_student import (
     TASKS,
+    StructuredStudent,
     bio_transitions,
     bracket_string,
     candidate_spans,
@@ -16,8 +16,13 @@ from kdbench.structured_student import (
     decode_tags,
     decode_tree,
     encode_words,
-    fit_and_predict_structured,
 )
+from kdbench.trees import read_unlabeled, right_branching
+
+
+def fit_and_predict_structured(task, rows, params, epochs, seed, predict_on, tags=None):
+    student = StructuredStudent(params, seed, task, tags).fit(rows, epochs)
+    return {name: student.predict(r) for name, r in predict_on.items()}, student.info
 
 torch.set_num_threads(1)
 
@@ -176,8 +181,8 @@ def test_same_seed_same_outputs_input_order_and_confidence(student_params):
     assert a["test"][1] == {"id": "one", "output": "( dog )", "confidence": 1.0}
     assert read_unlabeled(a["test"][0]["output"], 40) is not None  # past max_length 32
     assert info["truncated_words"] == 40 - 30
-    assert set(info) == {"train_examples", "epochs", "steps", "examples_seen", "train_wall_s",
-                         "predict_wall_s", "final_loss", "truncated_words"}
+    assert set(info) == {"model", "device", "train_examples", "epochs", "steps", "examples_seen",
+                         "train_wall_s", "predict_wall_s", "final_loss", "truncated_words"}
     assert info["train_examples"] == 8 and info["steps"] == 4 and info["examples_seen"] == 16
 
 

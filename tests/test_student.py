@@ -1,9 +1,9 @@
 import numpy as np
 
 from kdbench.student import (
+    Classifier,
     classification_losses,
     encode,
-    fit_and_predict,
     load_student,
     predict_proba,
     train,
@@ -13,6 +13,11 @@ from kdbench.student import (
 LABELS = ["neg", "pos"]
 TEXTS = ["good great fine", "bad awful poor", "great good", "poor bad", "fine good", "awful bad"]
 TARGETS = [1, 0, 1, 0, 1, 0]
+
+
+def fit_and_predict(rows, labels, params, epochs, seed, predict_on, weighter=None):
+    student = Classifier(params, seed, labels).fit(rows, epochs, weighter)
+    return {name: student.predict(r) for name, r in predict_on.items()}, student.info
 
 
 def test_training_fits_a_separable_toy_set(student_params):

@@ -1,0 +1,27 @@
+"""The lock check: which `dvc status` reports make a committed lock stale."""
+
+from kdbench.lockcheck import stale
+
+
+def test_missing_data_is_not_stale_but_changed_code_params_and_commands_are():
+    status = {
+        # A clean clone: upstream outputs are not there. Not a failure.
+        "train_student@classification-0-sft": [
+            {"changed deps": {"data/classification/seed0/prepared": "deleted"}},
+            {"changed outs": {"data/classification/seed0/students/sft": "deleted"}}],
+        "prepare@classification-0": [
+            {"changed deps": {"kdbench/data.py": "modified",
+                              "params.yaml": {"classification.data.n_test": "modified"}}}],
+        "evaluate@classification-0": ["changed command"],
+        "plots@classification": [{"changed deps": {"kdbench/plots.py": "new"}}],
+    }
+    stages = list(status) + ["aggregate@classification"]
+    found = stale(status, set(status), stages)
+    assert found == {
+        "prepare@classification-0": ["kdbench/data.py modified",
+                                     "param classification.data.n_test modified"],
+        "evaluate@classification-0": ["changed command"],
+        "plots@classification": ["kdbench/plots.py new"],
+        "aggregate@classification": ["never run (no record in dvc.lock)"],
+    }
+    assert stale({}, set(stages), stages) == {}
