@@ -30,6 +30,8 @@ def stale(status: dict, locked: set[str], stages: list[str]) -> dict[str, list[s
         if name not in locked:
             out[name] = ["never run (no record in dvc.lock)"]
     for name, changes in status.items():
+        if name in out:  # never run: what dvc status says of its deps adds nothing
+            continue
         reasons = []
         for change in changes:
             if isinstance(change, str):  # "changed command", "always changed"

@@ -15,8 +15,10 @@ def test_missing_data_is_not_stale_but_changed_code_params_and_commands_are():
         "evaluate@classification-0": ["changed command"],
         "plots@classification": [{"changed deps": {"kdbench/plots.py": "new"}}],
     }
-    stages = list(status) + ["aggregate@classification"]
-    found = stale(status, set(status), stages)
+    # A stage never run: dvc status calls all its deps changed, the check says why once.
+    status["aggregate@classification"] = [{"changed deps": {"stages/aggregate.py": "modified"}}]
+    stages = list(status)
+    found = stale(status, set(status) - {"aggregate@classification"}, stages)
     assert found == {
         "prepare@classification-0": ["kdbench/data.py modified",
                                      "param classification.data.n_test modified"],
