@@ -20,6 +20,7 @@ token cross-entropy over each example's target tokens, prompt and padding masked
 log-prob), as the teacher's.
 """
 
+import functools
 import json
 import math
 from collections.abc import Callable
@@ -216,16 +217,17 @@ class CausalLMStudent(Student):
         self._grammars = [self.grammar(row[WORDS_KEY], self.tags, False)
                           for row in rows]
 
-    def _directory(self) -> Path:
+    @functools.cached_property
+    def directory(self) -> Path:
         # Resolved and dequantised once: the memory check and the loading read the same copy.
         return dequantised(resolve_model(self.params["model"])).directory
 
     def _memory_bytes(self) -> int:
-        return training_memory_bytes(self._directory(), self.params["batch_size"],
+        return training_memory_bytes(self.directory, self.params["batch_size"],
                                      self.params["max_length"])
 
     def _load(self) -> None:
-        self.model, self.tokenizer = load_seq_student(self._directory(), self.seed)
+        self.model, self.tokenizer = load_seq_student(self.directory, self.seed)
 
     def _training(self, rows, weighter):
         if weighter is not None:

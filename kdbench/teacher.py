@@ -235,10 +235,10 @@ def teach(task: "Task", teacher: dict, prepared: Prepared, demonstrations: list[
         "dev_accuracy_calibrated": dev_accuracy(calibrate(dev_raw, prior)),
         "pool_label_counts": {label: counts.get(label, 0) for label in labels},
         "majority_label_fraction": majority_fraction(counts),
-        "collapsed": majority_fraction(counts) > COLLAPSE_FRACTION,
         "pool_quality": task.score([p["label"] for p in pool],
                                    [{"label": u["gold"]} for u in unlabeled], prepared.meta),
     })
+    info["collapsed"] = info["majority_label_fraction"] > COLLAPSE_FRACTION
     if info["collapsed"]:
         print(f"prompt_teacher: warning: {info['majority_label_fraction']:.0%} of "
               "pseudolabels are one label: the teacher has collapsed; try teacher.calibrate "
