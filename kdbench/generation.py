@@ -8,18 +8,26 @@ ids of the whole string too, with Gemma 3's SentencePiece, SmolLM2's byte-level 
 WordPiece (checked); a tokenizer that prefixes every text with its own space would differ.
 
 Greedy over tokens, not whole units: the allowed next tokens are the next tokens of the allowed
-units (units sharing leading tokens share those decisions) and the most probable one under the
-model's full softmax wins. Where only one token is allowed it is forced: it needs no forward call
-to be chosen, only one to be scored. Scoring whole units instead would cost a forward pass per
-candidate unit and token, and Gemma's 262k-word output layer dominates the cost of each.
+units (units sharing leading tokens share those decisions), and the one with the highest logit
+wins. Only those tokens' rows of the output layer are computed (`kdbench.lm.selected_logits`):
+a handful of dot products where the full layer is the model's vocabulary (262k words for Gemma,
+about half of a forward call on a CPU). Where only one token is allowed it is forced: it needs no
+logits at all, only to be fed before the next choice.
+
+Confidence without the full softmax: each choice's log-probability is taken under the model's
+distribution restricted to the tokens the grammar allows there (a softmax over their logits);
+forced tokens have probability 1 under it and are not choices. `Generation.mean_logprob` is the
+mean over the choices, so exp of it is the geometric mean probability of the decoder's decisions.
+The choices (and the outputs) are those of the full softmax, whose normaliser is the same for
+every token at a position; the confidences are higher than full-softmax ones (mass the grammar
+forbids is left out) and read as "how sure among what was allowed".
 
 Batches: each forward call feeds every prompt of a batch the same number of tokens (a prompt's
 own tokens, then its output's), as many as the prompt with the fewest queued holds, so all rows
 of the KV cache keep one length without padding. Alone (batch size 1), a prompt is fed whole in
 one call, then each chosen token with the forced ones after it in one call; in a batch, past the
 shortest prompt, calls mostly feed one token per row. Each call reads the model's weights once
-for the whole batch: one prompt alone is bound by reading them (the 262k-word output layer is
-about half of a call on a CPU), so batches of 16 decode about 3x faster there
+for the whole batch, so batches decode faster than one prompt at a time on a CPU
 (benchmarks/seq_teacher_throughput.py).
 """
 
@@ -31,17 +39,19 @@ from typing import NamedTuple
 from kdbench.devices import of
 from kdbench.errors import KDBenchError
 from kdbench.grammars import Grammar, State
-from kdbench.lm import fork, prefix_cache
+from kdbench.lm import fork, prefix_cache, selected_logits
 from kdbench.progress import progress
 
 
 @dataclass(frozen=True)
 class Generation:
-    """One output: its text, the token ids fed for it, and each id's log-probability."""
+    """One output: its text, the token ids fed for it, and the log-probability of each choice
+    (a token chosen among several allowed, under the softmax over those; forced tokens are none).
+    """
 
     text: str
     token_ids: list[int]
-    token_logprobs: list[float]  # each under the model's full softmax, not the allowed subset
+    choice_logprobs: list[float]
 
     @property
     def n_tokens(self) -> int:
@@ -49,11 +59,12 @@ class Generation:
 
     @property
     def logprob(self) -> float:
-        return sum(self.token_logprobs)
+        return sum(self.choice_logprobs)
 
     @property
     def mean_logprob(self) -> float:
-        return self.logprob / self.n_tokens
+        """Mean over the choices; 0 (probability 1) for an output the grammar forces whole."""
+        return self.logprob / len(self.choice_logprobs) if self.choice_logprobs else 0.0
 
 
 def _unit_ids(tokenizer, unit: str) -> list[int]:
@@ -133,99 +144,100 @@ class _Decoder:
 
     def step(self, rows: list["_Row"], cache):
         """One forward call: every row feeds as many tokens as the shortest queue holds, so all
-        rows keep one cache length and need neither padding nor masks. Each row gets the
-        distributions (full softmax) after those of its fed tokens it reads. Returns the cache."""
+        rows keep one cache length and need neither padding nor masks. A row whose queue that
+        empties waits on a choice: it gets the logits of its allowed tokens after its last fed
+        token. Returns the cache."""
         count = min(len(row.to_feed) for row in rows)
-        taken = [row.take(count) for row in rows]
-        # The shortest queue reads at least its last position, so at least one logit row is kept.
-        first = min(first_read for _, first_read in taken)
-        out = self.model(self.torch.tensor([fed for fed, _ in taken], device=self.device),
-                         past_key_values=cache,
-                         use_cache=True, logits_to_keep=count - first)
-        logprobs = self.torch.log_softmax(out.logits.float(), dim=-1).cpu()
-        for row, (_, first_read), dists in zip(rows, taken, logprobs, strict=True):
-            for position in range(first_read, count):
-                row.receive(dists[position - first])
-        return out.past_key_values
+        fed = [row.take(count) for row in rows]
+        hidden = self.model.base_model(input_ids=self.torch.tensor(fed, device=self.device),
+                                       past_key_values=cache, use_cache=True)
+        reading = [r for r, row in enumerate(rows) if not row.to_feed]
+        if reading:
+            tokens = sorted({o.token for r in reading for o in rows[r].waiting
+                             if o.token is not None})
+            last = hidden.last_hidden_state[self.torch.tensor(reading, device=self.device), -1]
+            logits = selected_logits(self.model, last, tokens).cpu().tolist() if tokens else None
+            column = {token: j for j, token in enumerate(tokens)}
+            for k, r in enumerate(reading):
+                rows[r].run({t: logits[k][j] for t, j in column.items()} if logits else {})
+        return hidden.past_key_values
 
     def decode(self, rows: list["_Row"], cache) -> None:
         """Steps the rows, each with its prompt's cache in `cache` (None: empty), to their ends."""
         while rows:
-            cache = self.step(rows, cache)
             going = [r for r, row in enumerate(rows) if not row.done]
-            if 0 < len(going) < len(rows):
+            if cache is not None and 0 < len(going) < len(rows):
                 # Finished rows leave the batch and its cache: no later call computes for them.
                 cache.batch_select_indices(self.torch.tensor(going, device=self.device))
             rows = [rows[r] for r in going]
+            if rows:
+                cache = self.step(rows, cache)
+
+
+def _choose(options: list[_Option], logits: dict[int, float]) -> tuple[_Option, float | None]:
+    """The option with the highest logit and its log-probability among the options; an end that
+    nothing can score (None) wins without one."""
+    for option in options:
+        if option.token is None:
+            return option, None
+    scores = [logits[o.token] for o in options]
+    best = max(range(len(options)), key=scores.__getitem__)
+    top = scores[best]
+    return options[best], -math.log(sum(math.exp(s - top) for s in scores))
 
 
 class _Row:
     """One prompt being decoded: the tokens it has yet to feed, and its output so far.
 
-    A forced token needs no distribution to be chosen, so a row queues forced tokens up to its
-    next choice (or its end) and waits there for the distribution after its last queued token.
-    The distributions the model returns after its fed tokens come in order; each scores the
-    row's next output token that has no log-prob yet, or makes the choice the row waits on.
+    A forced token needs no logits, so a row queues forced tokens up to its next choice and waits
+    there (`waiting`: the options) for the logits after its last queued token. Once the output is
+    complete, nothing reads past it: the queue is dropped.
     """
 
     def __init__(self, decoder: _Decoder, grammar: Grammar, feed: list[int]):
         self.decoder, self.grammar = decoder, grammar
         self.to_feed = list(feed)
-        # The prompt's tokens but its last: nothing reads the distribution after them.
-        self.unread = len(feed) - 1
         state = grammar.initial()
         self.cursor: _Cursor | None = _Cursor(state, decoder.candidates(grammar, state), 0)
+        self.waiting: list[_Option] = []
         self.units: list[str] = []
         self.token_ids: list[int] = []
-        self.logprobs: list[float] = []
+        self.choice_logprobs: list[float] = []
         self.run(None)
 
     @property
     def done(self) -> bool:
-        return self.cursor is None and len(self.logprobs) == len(self.token_ids)
+        return self.cursor is None
 
     def generation(self) -> Generation:
-        return Generation("".join(self.units)[1:], self.token_ids, self.logprobs)
+        return Generation("".join(self.units)[1:], self.token_ids, self.choice_logprobs)
 
-    def take(self, count: int) -> tuple[list[int], int]:
-        """The next `count` tokens to feed, and the position of the first whose following
-        distribution this row reads (`count` where it reads none)."""
+    def take(self, count: int) -> list[int]:
         fed, self.to_feed = self.to_feed[:count], self.to_feed[count:]
-        first_read = min(self.unread, count)
-        self.unread -= first_read
-        return fed, first_read
+        return fed
 
-    def receive(self, dist) -> None:
-        """The distribution after this row's next read token."""
-        if len(self.logprobs) < len(self.token_ids):
-            self.logprobs.append(float(dist[self.token_ids[len(self.logprobs)]]))
-        else:
-            self.run(dist)
-
-    def run(self, dist) -> None:
-        """Chooses units, the first choice with `dist`, until a choice needs a distribution not
+    def run(self, logits: dict[int, float] | None) -> None:
+        """Chooses units, the waited-on choice with `logits`, until a choice needs logits not
         computed yet or the output ends."""
         while self.cursor is not None:
-            options = self.decoder.options(self.grammar, self.cursor)
+            options = self.waiting or self.decoder.options(self.grammar, self.cursor)
+            self.waiting = []
             choice = options[0]
             if len(options) > 1:
-                if dist is None:
+                if logits is None:
+                    self.waiting = options
                     return
-                scores = [math.inf if o.token is None else float(dist[o.token]) for o in options]
-                choice = options[max(range(len(options)), key=scores.__getitem__)]
-                if choice.fed:
-                    self.logprobs.append(float(dist[choice.token]))
-                dist = None
+                choice, logprob = _choose(options, logits)
+                if logprob is not None:
+                    self.choice_logprobs.append(logprob)
+                logits = None
             if choice.completes is not None:
                 self.units.append(choice.completes)
             if choice.fed:
                 self.token_ids.append(choice.token)
                 self.to_feed.append(choice.token)
             self.cursor = choice.cursor
-        # An ending chosen by a distribution came after every token was fed; a forced one leaves
-        # the last token queued, and nothing reads the distribution after it.
-        if self.to_feed:
-            self.to_feed.pop()
+        self.to_feed = []
 
 
 def generate(model, tokenizer, prefix: str, prompts: Sequence[str], grammars: Sequence[Grammar],

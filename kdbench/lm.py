@@ -1,6 +1,6 @@
 """What the teachers share about a causal LM: loading it, the few-shot prefix's KV cache computed
-once and copied per batch, and reading log-probs at a few positions of a right-padded batch
-without running the large output layer over every position."""
+once and copied per batch, and logits of a few positions (or of a few tokens) without running the
+large output layer over every position and word."""
 
 import copy
 
@@ -32,8 +32,8 @@ def prefix_cache(model, prefix_ids: list[int]):
     """The KV cache after the prefix (computed once; `fork` it for each batch)."""
     import torch
 
-    return model(torch.tensor([prefix_ids], device=of(model)), use_cache=True,
-                 logits_to_keep=1).past_key_values
+    return model.base_model(input_ids=torch.tensor([prefix_ids], device=of(model)),
+                            use_cache=True).past_key_values
 
 
 def fork(cache, batch: int):
@@ -44,13 +44,31 @@ def fork(cache, batch: int):
     return forked
 
 
-def output_logits(model, hidden):
-    """The model's logits of some hidden states, as its forward computes them."""
+def _capped(model, logits):
+    """Logits as the model's forward returns them: in float32, soft-capped where it caps."""
     import torch
 
-    logits = model.get_output_embeddings()(hidden).float()
+    logits = logits.float()
     cap = getattr(model.config, "final_logit_softcapping", None)
     return torch.tanh(logits / cap) * cap if cap else logits
+
+
+def output_logits(model, hidden):
+    """The model's logits of some hidden states, as its forward computes them."""
+    return _capped(model, model.get_output_embeddings()(hidden))
+
+
+def selected_logits(model, hidden, token_ids: list[int]):
+    """The logits of `hidden` (n x hidden size) for `token_ids` only (n x len(token_ids)): just
+    those rows of the output layer, a few dot products instead of the whole vocabulary."""
+    import torch
+
+    layer = model.get_output_embeddings()
+    index = torch.tensor(token_ids, device=hidden.device)
+    logits = hidden @ layer.weight[index].T
+    if layer.bias is not None:
+        logits = logits + layer.bias[index]
+    return _capped(model, logits)
 
 
 def token_logprobs(model, cache, prefix_length: int, sequences: list[list[int]],

@@ -184,7 +184,8 @@ class _AsTrained:
 def predict(model: "PreTrainedModel", tokenizer: "PreTrainedTokenizerBase", rows: list[dict],
             grammars: list[Grammar]) -> list[dict]:
     """{id, output, confidence} per row ({id, words}), in order: the greedy output allowed by the
-    row's grammar; confidence = exp(mean token log-prob), rounded to 6 digits."""
+    row's grammar; confidence = exp(mean log-prob of its choices among the allowed tokens), rounded
+to 6 digits."""
     # Where an output could end or go on (a last tag whose tokens begin a longer tag's), ending
     # competes through the token the student was trained to emit after every output: its end
     # token, whose own text tokenizes to that one special token.

@@ -6,8 +6,10 @@ model choose only what the task's grammar allows (generation.py), so every outpu
 unconstrained decoding is plain greedy up to the end of the line, and unreadable outputs are kept
 (raw text, `readable` false, `output` null) and counted, never dropped silently.
 
-Confidence = exp(mean per-token log-probability) of the output: a length-normalised sequence
-probability, comparable between short and long sentences.
+Confidence, length-normalised so that short and long sentences compare: constrained, exp of the
+mean log-probability of the decoder's choices among the tokens the grammar allowed (forced tokens
+are no choices; kdbench/generation.py); unconstrained, exp of the mean token log-probability
+under the full softmax.
 """
 
 import math

@@ -1,3 +1,4 @@
+import copy
 import random
 
 import pytest
@@ -5,7 +6,7 @@ import torch
 
 from kdbench.bio import read_tags
 from kdbench.errors import KDBenchError
-from kdbench.generation import generate, output_ids
+from kdbench.generation import _Cursor, _Decoder, generate, output_ids
 from kdbench.grammars import BracketGrammar, TagGrammar
 from kdbench.trees import escape_word, read_unlabeled
 
@@ -35,20 +36,15 @@ def token(tokenizer, text):
     return token_id
 
 
-class Biased(torch.nn.Module):
-    """A model whose logits get a fixed bias per token, so its greedy choice is known."""
-
-    def __init__(self, model, bias):
-        super().__init__()
-        self.model = model
-        self.bias = torch.zeros(model.config.vocab_size)
-        for token_id, value in bias.items():
-            self.bias[token_id] = value
-
-    def forward(self, input_ids, **kwargs):
-        out = self.model(input_ids, **kwargs)
-        out.logits = out.logits + self.bias
-        return out
+def biased(model, bias):
+    """A copy of `model` whose output layer adds a fixed bias per token, so its greedy choice is
+    known (decoding computes that layer's rows for the allowed tokens only)."""
+    model = copy.deepcopy(model)
+    head = model.get_output_embeddings()
+    head.bias = torch.nn.Parameter(torch.zeros(model.config.vocab_size), requires_grad=False)
+    for token_id, value in bias.items():
+        head.bias.data[token_id] = value
+    return model
 
 
 def assert_valid_bio(tags):
@@ -114,9 +110,12 @@ def test_random_model_trees_are_well_formed(tiny_causal_lm, tokenizer):
         assert output_ids(tokenizer, gen.text) == gen.token_ids
         # Unit by unit, the ids are those of the whole string.
         assert tokenizer(" " + gen.text, add_special_tokens=False)["input_ids"] == gen.token_ids
-        assert len(gen.token_logprobs) == gen.n_tokens
-        assert all(lp <= 0 for lp in gen.token_logprobs)
-        assert gen.mean_logprob == pytest.approx(gen.logprob / gen.n_tokens)
+        # The words' own tokens are forced; a two-word tree without unary nodes is forced whole.
+        assert len(gen.choice_logprobs) < gen.n_tokens
+        assert all(lp <= 0 for lp in gen.choice_logprobs)
+        assert gen.mean_logprob == pytest.approx(
+            gen.logprob / len(gen.choice_logprobs) if gen.choice_logprobs else 0.0)
+    assert sum(len(gen.choice_logprobs) for gen in out) > len(out)
 
 
 def test_random_model_tags_are_one_valid_tag_per_word(tiny_causal_lm, tokenizer):
@@ -142,7 +141,7 @@ def test_prefix_cache_gives_the_same_as_the_whole_prompt(request, model_fixture,
     whole = generate(model, tokenizer, PREFIX, prompts, grammars, reuse_prefix=False)
     for a, b in zip(cached, whole, strict=True):
         assert a.text == b.text and a.token_ids == b.token_ids
-        assert a.token_logprobs == pytest.approx(b.token_logprobs, abs=1e-4)
+        assert a.choice_logprobs == pytest.approx(b.choice_logprobs, abs=1e-4)
 
 
 @pytest.mark.parametrize("model_fixture", ["tiny_causal_lm", "tiny_sliding_lm"])
@@ -163,7 +162,7 @@ def test_batches_give_the_same_as_one_prompt_at_a_time(request, model_fixture, t
                            reuse_prefix=reuse_prefix, batch_size=batch_size)
         for a, b in zip(alone, batched, strict=True):
             assert a.text == b.text and a.token_ids == b.token_ids
-            assert a.token_logprobs == pytest.approx(b.token_logprobs, abs=1e-4)
+            assert a.choice_logprobs == pytest.approx(b.choice_logprobs, abs=1e-4)
         # In input order: each output is over its own prompt's words.
         for words, gen in zip(sentences, batched, strict=False):
             assert read_unlabeled(gen.text, len(words)).words == [escape_word(w) for w in words]
@@ -171,9 +170,38 @@ def test_batches_give_the_same_as_one_prompt_at_a_time(request, model_fixture, t
             assert read_tags(gen.text, len(words)) is not None
 
 
+def replayed_choices(model, tokenizer, base, grammar, gen, end):
+    """The choices of `gen` replayed on a teacher-forced full pass: at each point where the
+    grammar allows several tokens, the chosen one must have the highest logit among them, and
+    its log-probability is the softmax over theirs."""
+    decoder = _Decoder(model, tokenizer, end)
+    with torch.no_grad():
+        logits = model(torch.tensor([base + gen.token_ids])).logits[0].double()
+    state = grammar.initial()
+    cursor, fed, want = _Cursor(state, decoder.candidates(grammar, state), 0), 0, []
+    while cursor is not None:
+        options = decoder.options(grammar, cursor)
+        unscored = [o for o in options if o.token is None]  # an end nothing scores wins
+        if len(options) == 1 or unscored:
+            choice = (unscored or options)[0]
+        else:
+            after = logits[len(base) + fed - 1]
+            scores = torch.stack([after[o.token] for o in options])
+            chosen = [o for o in options if o.fed and fed < gen.n_tokens
+                      and o.token == gen.token_ids[fed]] or [o for o in options if not o.fed]
+            (choice,) = chosen
+            assert scores.max() == after[choice.token]
+            want.append(torch.log_softmax(scores, dim=0)[options.index(choice)].item())
+        fed += choice.fed
+        cursor = choice.cursor
+    assert fed == gen.n_tokens
+    return want
+
+
 @pytest.mark.parametrize("model_fixture", ["tiny_causal_lm", "tiny_sliding_lm"])
 @pytest.mark.parametrize("batch_size", [1, 4])
-def test_logprobs_equal_a_teacher_forced_pass(request, model_fixture, tokenizer, batch_size):
+def test_choices_and_logprobs_equal_a_teacher_forced_pass(request, model_fixture, tokenizer,
+                                                          batch_size):
     model = request.getfixturevalue(model_fixture)
     sentences = random_sentences(3, seed=4)
     prompts = [tree_prompt(s) for s in sentences] + [tag_prompt(s) for s in sentences]
@@ -181,27 +209,36 @@ def test_logprobs_equal_a_teacher_forced_pass(request, model_fixture, tokenizer,
                                                          for s in sentences]
     out = generate(model, tokenizer, PREFIX, prompts, grammars, batch_size=batch_size)
     prefix_ids = tokenizer(PREFIX)["input_ids"]
-    for prompt, gen in zip(prompts, out, strict=True):
+    for prompt, grammar, gen in zip(prompts, grammars, out, strict=True):
         base = prefix_ids + tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        with torch.no_grad():
-            logits = model(torch.tensor([base + gen.token_ids])).logits[0]
-        logprobs = torch.log_softmax(logits.double(), dim=-1)
-        want = [logprobs[len(base) + i - 1, t].item() for i, t in enumerate(gen.token_ids)]
-        assert gen.token_logprobs == pytest.approx(want, abs=1e-4)
+        want = replayed_choices(model, tokenizer, base, grammar, gen, "\n")
+        assert gen.choice_logprobs == pytest.approx(want, abs=1e-4)
+
+
+def test_an_output_layer_bias_counts_as_the_model_computes_it(tiny_causal_lm, tokenizer):
+    model = biased(tiny_causal_lm, {token(tokenizer, "b"): 3.0, token(tokenizer, "i"): -3.0})
+    words = "a b c d".split()
+    base = tokenizer(PREFIX)["input_ids"] + tokenizer(tag_prompt(words),
+                                                      add_special_tokens=False)["input_ids"]
+    grammar = TagGrammar(len(words), TAGS)
+    (gen,) = generate(model, tokenizer, PREFIX, [tag_prompt(words)], [grammar])
+    assert gen.choice_logprobs == pytest.approx(
+        replayed_choices(model, tokenizer, base, grammar, gen, "\n"), abs=1e-4)
 
 
 def test_greedy_choice_prefers_closing_a_flat_tree(tiny_causal_lm, tokenizer):
     # [SEP] is never allowed: it takes the probability mass but not the choice.
-    model = Biased(tiny_causal_lm, {token(tokenizer, ")"): 20.0, token(tokenizer, "("): -20.0,
+    model = biased(tiny_causal_lm, {token(tokenizer, ")"): 20.0, token(tokenizer, "("): -20.0,
                                     token(tokenizer, "[SEP]"): 40.0})
     (gen,) = generate(model, tokenizer, PREFIX, [tree_prompt("a b c".split())],
                       [BracketGrammar(["a", "b", "c"])])
     assert gen.text == "( ( a ) ( b ) ( c ) )"
-    assert max(gen.token_logprobs) < -15
+    # Among the allowed tokens the choices are near certain, whatever mass [SEP] takes.
+    assert gen.choice_logprobs and min(gen.choice_logprobs) > -1e-3
 
 
 def test_greedy_choice_prefers_opening(tiny_causal_lm, tokenizer):
-    model = Biased(tiny_causal_lm, {token(tokenizer, "("): 20.0})
+    model = biased(tiny_causal_lm, {token(tokenizer, "("): 20.0})
     words = ["a", "b", "c"]
     out = generate(model, tokenizer, PREFIX, [tree_prompt(words)] * 3,
                    [BracketGrammar(words, unary=False), BracketGrammar(words, max_depth=3),
@@ -216,8 +253,8 @@ def test_greedy_choice_prefers_opening(tiny_causal_lm, tokenizer):
 def test_one_word_sentences(tiny_causal_lm, tokenizer):
     prompts = [tree_prompt(["dog"])] * 2
     grammars = [BracketGrammar(["dog"], unary=False), BracketGrammar(["dog"])]
-    words_first = Biased(tiny_causal_lm, {token(tokenizer, "dog"): 20.0})
-    opens_first = Biased(tiny_causal_lm, {token(tokenizer, "("): 20.0})
+    words_first = biased(tiny_causal_lm, {token(tokenizer, "dog"): 20.0})
+    opens_first = biased(tiny_causal_lm, {token(tokenizer, "("): 20.0})
     texts = [g.text for g in generate(words_first, tokenizer, PREFIX, prompts, grammars)]
     assert texts == ["( dog )", "( dog )"]
     texts = [g.text for g in generate(opens_first, tokenizer, PREFIX, prompts, grammars)]
@@ -225,7 +262,7 @@ def test_one_word_sentences(tiny_causal_lm, tokenizer):
 
 
 def test_greedy_tags_respect_bio_unless_told_not_to(tiny_causal_lm, tokenizer):
-    model = Biased(tiny_causal_lm, {token(tokenizer, "i"): 20.0, token(tokenizer, "b"): 10.0})
+    model = biased(tiny_causal_lm, {token(tokenizer, "i"): 20.0, token(tokenizer, "b"): 10.0})
     tags = ["O", "B-loc", "I-loc"]
     out = generate(model, tokenizer, PREFIX, [tag_prompt("a b c".split())] * 2,
                    [TagGrammar(3, tags), TagGrammar(3, tags, bio_valid=False)])
@@ -239,7 +276,7 @@ def test_a_tag_whose_tokens_begin_another(tiny_causal_lm, tokenizer, end, end_bi
     # " B-time" is b - time and " B-time_relative" b - time _ relative: after "time" the model
     # weighs "_" against what would follow, the next tag or, after the last word, the end.
     # "\n" is no WordPiece token: nothing scores the end, so ending wins.
-    model = Biased(tiny_causal_lm, {token(tokenizer, "_"): 20.0, token(tokenizer, "b"): 10.0,
+    model = biased(tiny_causal_lm, {token(tokenizer, "_"): 20.0, token(tokenizer, "b"): 10.0,
                                     token(tokenizer, "."): end_bias})
     (gen,) = generate(model, tokenizer, PREFIX, [tag_prompt("a b c".split())],
                       [TagGrammar(3, ["O", "B-time", "B-time_relative"])], end=end)
