@@ -104,11 +104,28 @@ STUDENT = {
     "device": DEVICE,
     "precision": text(choices=("fp32", "bf16"), doc="bf16: autocast, CUDA only"),
 }
+
+# An OpenAI-compatible completions endpoint (teacher.backend: openai; kdbench/served.py).
+SERVER = {
+    "base_url": text(optional=True, doc="endpoint, e.g. http://127.0.0.1:8080/v1 (openai backend)"),
+    "api_key_env": text(doc="environment variable with the API key; unset: no key sent"),
+    "logprobs": text(choices=("top", "prompt"),
+                     doc="label scoring: top = the next token's top log-probs (first token of "
+                         "each label); prompt = the echoed prompt's (every token; not all "
+                         "servers)"),
+    "top_logprobs": integer(1, doc="log-probs asked for per token in top mode"),
+    "concurrency": integer(1, doc="requests in flight at once"),
+    "timeout_s": number(1.0, doc="seconds before a request fails (and is retried)"),
+    "retries": integer(0, doc="retries of a failed request, after 1, 2, 4, ... s"),
+}
+
 TEACHER = {
-    "model": text(doc="gemma3-270m | smollm2-135m-instruct | a model dir | a .gguf file"),
+    "model": text(doc="gemma3-270m | smollm2-135m-instruct | a model dir | a .gguf file; "
+                      "openai backend: the served model's name"),
     "shots": integer(0, doc="demonstrations from the labeled pool"),
     "dtype": text(choices=DTYPES, doc="weights' precision"),
     "device": DEVICE,
+    "server": SERVER,
 }
 
 STAGE_ITEM = {"id": text(), "labels": text()}

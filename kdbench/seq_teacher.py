@@ -1,5 +1,8 @@
 """The few-shot prompted LLM teacher of the sequence tasks: greedy outputs with a confidence.
 
+Backends: transformers (a local model; constrained or free decoding) or openai (a served model,
+free decoding: kdbench/served.py).
+
 Prompt: `shots` demonstrations from the labeled pool, each `Sentence: w1 w2 ...\\n<Field>: <target>`
 and a blank line, then the query `Sentence: ...\\n<Field>:`. Constrained decoding (default) lets the
 model choose only what the task's grammar allows (generation.py), so every output is readable;
@@ -17,7 +20,9 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from kdbench import served
 from kdbench.devices import of
+from kdbench.errors import KDBenchError
 from kdbench.generation import generate
 from kdbench.lm import load_causal_lm
 from kdbench.progress import progress
@@ -59,16 +64,25 @@ def _free_generate(model, tokenizer, context: str, query: str, max_new_tokens: i
     return text.split("\n")[0].strip(), sum(logprobs) / max(len(logprobs), 1)
 
 
+def _max_tokens(words: Sequence[str]) -> int:
+    """Room for a bracket pair and a few tokens per word (or one tag per word)."""
+    return 8 * len(words) + 16
+
+
 def label_rows(task: "SequenceTask", model, tokenizer, shots: list[dict],
                rows: list[dict], tags: list[str], constrained: bool, unary: bool,
-               batch_size: int = 1) -> tuple[list[dict], dict]:
+               batch_size: int = 1, server: dict | None = None) -> tuple[list[dict], dict]:
     """One output per row: {id, raw, output (null when unreadable), readable, confidence}.
     batch_size: prompts decoded together by constrained decoding (same outputs up to float
-    error, faster); unconstrained decoding takes one at a time."""
+    error, faster); unconstrained decoding takes one at a time. With `server` (the teacher's
+    server params), `model` is the served model's name and decoding is the server's (free)."""
     context = prefix(task, shots)
     queries = [prompt(task, r["words"]) for r in rows]
     start = time.time()
-    if constrained:
+    if server is not None:
+        outputs = served.generate(model, server, context, queries,
+                                  [_max_tokens(r["words"]) for r in rows])
+    elif constrained:
         generations = generate(model, tokenizer, context, queries,
                                [task.grammar(r["words"], tags, unary) for r in rows],
                                show_progress=True, end=SEPARATOR, batch_size=batch_size)
@@ -77,9 +91,8 @@ def label_rows(task: "SequenceTask", model, tokenizer, shots: list[dict],
         outputs = []
         with progress(len(rows), "generate") as bar:
             for row, query in zip(rows, queries, strict=True):
-                # Room for a bracket pair and a few tokens per word (or one tag per word).
                 outputs.append(_free_generate(model, tokenizer, context, query,
-                                              8 * len(row["words"]) + 16))
+                                              _max_tokens(row["words"])))
                 bar.update()
     labeled = []
     for row, (raw, mean_logprob) in zip(rows, outputs, strict=True):
@@ -96,10 +109,17 @@ def teach(task: "SequenceTask", teacher: dict, prepared: Prepared,
     """Greedy (by default grammar-constrained) outputs over a sequence task's pool and test split;
     unreadable outputs stay in the pool's predictions and out of the trainset."""
     unlabeled, test = prepared.unlabeled, prepared.test
-    model, tokenizer = load_causal_lm(teacher["model"], teacher["dtype"], teacher["device"])
+    server = None
+    if teacher["backend"] == "openai":
+        if teacher["constrained"]:
+            raise KDBenchError("teacher.backend 'openai' decodes freely (the server is sent no "
+                               "grammar): set teacher.constrained to false")
+        model, tokenizer, server = teacher["model"], None, teacher["server"]
+    else:
+        model, tokenizer = load_causal_lm(teacher["model"], teacher["dtype"], teacher["device"])
     outputs, info = label_rows(task, model, tokenizer, demonstrations, unlabeled + test,
                                prepared.meta["tags"], teacher["constrained"],
-                               teacher["unary"], teacher["batch_size"])
+                               teacher["unary"], teacher["batch_size"], server)
     pool, test_rows = outputs[:len(unlabeled)], outputs[len(unlabeled):]
     # Unreadable outputs stay in teacher/pool.jsonl; a student learns from readable ones.
     trainset = [task.trainset_row(u, o) for u, o in zip(unlabeled, pool, strict=True)

@@ -16,6 +16,7 @@ from kdbench.errors import KDBenchError
 from kdbench.io import prediction_rows
 from kdbench.lm import load_causal_lm, prefix_cache, token_logprobs
 from kdbench.progress import progress
+from kdbench.served import ServedScorer
 from kdbench.tasks import Prepared, Taught
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ def truncate_words(text: str, words: int) -> str:
 
 
 class Scorer(Protocol):
+    info: dict  # what the backend reports about its scores, merged into the teacher's info
+
     def score(self, prefix: str, queries: list[str], continuations: list[str],
               show_progress: bool = False) -> np.ndarray:
         """Summed log-probability of each continuation after prefix + query: shape (N, C)."""
@@ -86,6 +89,7 @@ class TransformersScorer:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.info: dict = {}
 
     def _ids(self, text: str, special: bool = False) -> list[int]:
         return self.tokenizer(text, add_special_tokens=special)["input_ids"]
@@ -140,6 +144,7 @@ class VLLMScorer:
                        gpu_memory_utilization=gpu_memory_utilization)
         self.tokenizer = self.llm.get_tokenizer()
         self.sampling = SamplingParams(max_tokens=1, prompt_logprobs=0)
+        self.info: dict = {}
 
     def score(self, prefix: str, queries: list[str], continuations: list[str],
               show_progress: bool = False) -> np.ndarray:
@@ -161,6 +166,8 @@ class VLLMScorer:
 
 
 def make_scorer(teacher: dict) -> Scorer:
+    if teacher["backend"] == "openai":
+        return ServedScorer(teacher["model"], teacher["server"])
     if teacher["backend"] == "vllm":
         return VLLMScorer(teacher["model"], teacher["dtype"], teacher["tensor_parallel_size"],
                           teacher["gpu_memory_utilization"])
@@ -201,6 +208,7 @@ def label_examples(scorer: Scorer, spec: PromptSpec, demonstrations: list[dict],
     info = {"n_scored": len(texts), "scoring_s": round(time.time() - start, 2)}
     prior = normalise(scorer.score(prefix, [spec.query(CONTENT_FREE_INPUT)], continuations))[0]
     info["content_free_prior"] = [round(float(p), 4) for p in prior]
+    info.update(scorer.info)
     return probs, prior, info
 
 

@@ -99,6 +99,8 @@ def test_calibration_removes_a_label_prior():
 class FixedScorer:
     """Scores that depend only on the query text, to test the labeling wrapper."""
 
+    info = {}
+
     def score(self, prefix, queries, continuations, show_progress=False):
         return np.array([[0.0, 1.0, 0.0] if "N/A" in q else [2.0, 1.0, 0.0] for q in queries])
 

@@ -41,7 +41,8 @@ class Classification(Task):
         "teacher": {
             **TEACHER,
             "shots": integer(0, doc="demonstrations per label"),
-            "backend": text(choices=("transformers", "vllm"), doc="vllm: GPU, optional extra"),
+            "backend": text(choices=("transformers", "vllm", "openai"),
+                            doc="vllm: GPU, optional extra; openai: a served model (server)"),
             "instruction": text(doc="optional first line, may name {labels}"),
             "input_name": text(doc="the prompt's name for an input (`Article: ...`)"),
             "label_name": text(doc="the prompt's name for a label (`Topic: ...`)"),

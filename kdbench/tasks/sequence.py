@@ -22,7 +22,8 @@ SEQUENCE_DATA = {
 }
 SEQUENCE_TEACHER = {
     **TEACHER,
-    "backend": text(choices=("transformers",), doc="constrained decoding runs in transformers"),
+    "backend": text(choices=("transformers", "openai"),
+                    doc="openai: a served model (server), free decoding only"),
     "constrained": flag("grammar-constrained decoding: every output a well-formed answer"),
     "unary": flag("trees may have single-child nodes (the metric ignores them)"),
     "batch_size": integer(1, doc="sentences decoded together (constrained only)"),
