@@ -41,6 +41,12 @@ def budget_trainsets(order: list[dict], pseudolabeled: list[dict], size: int,
     return {"gold": gold, "gold_pseudo": gold + pseudo}
 
 
+def is_sft(gold: list[dict], labeled: list[dict]) -> bool:
+    """Whether a budget's gold set is exactly the labeled pool, so that its gold-alone student
+    would be the SFT baseline again (trained on the same examples in another order)."""
+    return sorted(r["id"] for r in gold) == sorted(r["id"] for r in labeled)
+
+
 STUDENTS = {"gold": "student on gold alone (SFT)",
             "gold_pseudo": "student on gold + pseudolabels"}
 

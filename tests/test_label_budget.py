@@ -3,7 +3,13 @@
 import pytest
 
 from kdbench.errors import KDBenchError
-from kdbench.label_budget import budget_curves, budget_table, budget_trainsets, gold_order
+from kdbench.label_budget import (
+    budget_curves,
+    budget_table,
+    budget_trainsets,
+    gold_order,
+    is_sft,
+)
 from kdbench.tasks import get_task, pool_gold
 
 
@@ -98,3 +104,11 @@ def test_table_names_the_missing_method():
     with pytest.raises(KDBenchError, match="llkd_accuracy"):
         budget_table([cell("gold", 10, 0.5), cell("gold_pseudo", 10, 0.6)], [10], {},
                      [("llkd", "LLKD")], 1)
+
+
+def test_a_budget_of_exactly_the_labeled_pool_is_sft(pools):
+    labeled, pool = pools[0], pools[1]
+    order = gold_order(labeled, pool, [labeled[-1]["id"]])
+    assert is_sft(order[:len(labeled)], labeled)  # the same examples in another order
+    assert not is_sft(order[:len(labeled) - 1], labeled)
+    assert not is_sft(order[1:len(labeled) + 1], labeled)

@@ -20,7 +20,8 @@ def project(tmp_path_factory, tiny_teacher_dir, tiny_student_dir):
     path = scratch_project(tmp_path_factory.mktemp("scratch") / "project", {
         "seeds": [0, 1],
         "threads": 1,
-        "label_budget": {"sizes": [5, 20]},  # 5 = the teacher's demonstrations
+        # 5 = the teacher's demonstrations, 10 = the labeled pool (SFT's gold)
+        "label_budget": {"sizes": [5, 10, 20]},
         "classification": {
             "data": {"n_labeled": 10, "n_unlabeled": 24, "n_test": 10},
             "teacher": {"model": str(tiny_teacher_dir), "shots": 1, "shot_words": 8,
@@ -70,9 +71,16 @@ def test_label_budget_sweep_trains_nested_gold_and_gold_plus_pseudolabels(projec
     path, _ = project
     budget = json.loads((path / "metrics/classification_label_budget.json").read_text())
     assert budget["seeds"] == 2
-    for size in (5, 20):
+    for size in (5, 10, 20):
         assert budget[f"gold_b{size}_train_examples"] == size
         assert 0.0 <= budget[f"gold_pseudo_b{size}_accuracy"] <= 1.0
+    # Gold alone on exactly the labeled pool is the SFT baseline, not a second training of it.
+    for seed in (0, 1):
+        folder = path / f"data/classification/seed{seed}"
+        assert ((folder / "label_budget/10/gold/predictions.jsonl").read_text()
+                == (folder / "students/sft/predictions.jsonl").read_text())
+    metrics = json.loads((path / "metrics/classification.json").read_text())
+    assert budget["gold_b10_accuracy"] == metrics["sft_accuracy"]
     # 24 pool examples: all pseudolabeled at 5 gold (all from the labeled pool of 10); at 20,
     # 10 of the pool's examples are gold and the other 14 keep their pseudolabels.
     assert budget["gold_pseudo_b5_train_examples"] == 5 + 24
