@@ -135,6 +135,8 @@ SCHEMA: dict[str, Any] = {
     "threads": integer(1, doc="torch threads in every stage: results do not depend on the "
                               "caller's OMP_NUM_THREADS"),
     "tasks": Field(list, doc="the enabled tasks; each has a block of its name"),
+    "teacher_shards": Field(list, doc="[0, ..., N-1]: the teacher labels each pool in N shards, "
+                                      "each its own stage (prompt_teacher@<task>-<seed>-<shard>)"),
     "conf_filter": {
         "tasks": Field(list, doc="tasks the teacher-confidence filter runs on"),
         "threshold": number(0.0, 1.0, doc="keep pseudolabels whose teacher confidence >= this"),
@@ -242,6 +244,10 @@ def read_params(path: str | Path = "params.yaml") -> dict:
     shared = {k: v for k, v in params.items() if k not in TASK_NAMES}
     _validate(shared, SCHEMA, "")
     _validate_ints("seeds", params["seeds"], 0, "[0, 1, 2]", increasing=False)
+    shards = params["teacher_shards"]
+    if shards != list(range(len(shards))) or not shards:
+        raise KDBenchError(f"params: teacher_shards = {shards}; expected [0, 1, ..., N-1], "
+                           "e.g. [0] (one stage per seed) or [0, 1, 2, 3]")
     _validate_tasks(params)
     _validate_mckd(params["mckd"])
     _validate_ints("label_budget.sizes", params["label_budget"]["sizes"], 1,

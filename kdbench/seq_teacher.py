@@ -26,7 +26,7 @@ from kdbench.errors import KDBenchError
 from kdbench.generation import generate
 from kdbench.lm import load_causal_lm
 from kdbench.progress import progress
-from kdbench.tasks import Prepared, Taught, pool_gold
+from kdbench.tasks import Prepared, Taught, pool_gold, summed
 
 if TYPE_CHECKING:
     from kdbench.tasks.sequence import SequenceTask
@@ -104,11 +104,15 @@ def label_rows(task: "SequenceTask", model, tokenizer, shots: list[dict],
     return labeled, info
 
 
-def teach(task: "SequenceTask", teacher: dict, prepared: Prepared,
-          demonstrations: list[dict]) -> Taught:
-    """Greedy (by default grammar-constrained) outputs over a sequence task's pool and test split;
-    unreadable outputs stay in the pool's predictions and out of the trainset."""
-    unlabeled, test = prepared.unlabeled, prepared.test
+def items(prepared: Prepared, demonstrations: list[dict]) -> list[dict]:
+    """What the teacher labels: the pool and the test split."""
+    return prepared.unlabeled + prepared.test
+
+
+def label(task: "SequenceTask", teacher: dict, prepared: Prepared, demonstrations: list[dict],
+          rows: list[dict]) -> dict:
+    """Greedy (by default grammar-constrained) outputs for `rows` (some of `items`):
+    {rows, info}, for `assemble`."""
     server = None
     if teacher["backend"] == "openai":
         if teacher["constrained"]:
@@ -117,13 +121,28 @@ def teach(task: "SequenceTask", teacher: dict, prepared: Prepared,
         model, tokenizer, server = teacher["model"], None, teacher["server"]
     else:
         model, tokenizer = load_causal_lm(teacher["model"], teacher["dtype"], teacher["device"])
-    outputs, info = label_rows(task, model, tokenizer, demonstrations, unlabeled + test,
+    outputs, info = label_rows(task, model, tokenizer, demonstrations, rows,
                                prepared.meta["tags"], teacher["constrained"],
                                teacher["unary"], teacher["batch_size"], server)
-    pool, test_rows = outputs[:len(unlabeled)], outputs[len(unlabeled):]
+    return {"rows": outputs, "info": info}
+
+
+def assemble(task: "SequenceTask", teacher: dict, prepared: Prepared,
+             demonstrations: list[dict], shards: list[dict]) -> Taught:
+    """The outputs on the pool and the test split and the trainset, from every shard's `label`
+    output; unreadable outputs stay in the pool's predictions and out of the trainset."""
+    unlabeled, test = prepared.unlabeled, prepared.test
+    by_id = {o["id"]: o for shard in shards for o in shard["rows"]}
+    missing = [r["id"] for r in items(prepared, demonstrations) if r["id"] not in by_id]
+    if missing:
+        raise KDBenchError(f"the teacher's shards lack {len(missing)} examples (e.g. "
+                           f"{missing[:3]}): re-run every prompt_teacher shard")
+    pool = [by_id[r["id"]] for r in unlabeled]
+    test_rows = [by_id[r["id"]] for r in test]
     # Unreadable outputs stay in teacher/pool.jsonl; a student learns from readable ones.
     trainset = [task.trainset_row(u, o) for u, o in zip(unlabeled, pool, strict=True)
                 if o["readable"]]
+    info = summed([shard["info"] for shard in shards])
     info.update({
         "model": teacher["model"], "constrained": teacher["constrained"],
         "pool_unreadable": sum(not o["readable"] for o in pool),

@@ -17,7 +17,7 @@ from kdbench.io import prediction_rows
 from kdbench.lm import load_causal_lm, prefix_cache, token_logprobs
 from kdbench.progress import progress
 from kdbench.served import ServedScorer
-from kdbench.tasks import Prepared, Taught
+from kdbench.tasks import Prepared, Taught, summed
 
 if TYPE_CHECKING:
     from kdbench.tasks import Task
@@ -212,18 +212,43 @@ def label_examples(scorer: Scorer, spec: PromptSpec, demonstrations: list[dict],
     return probs, prior, info
 
 
-def teach(task: "Task", teacher: dict, prepared: Prepared, demonstrations: list[dict]) -> Taught:
-    """Label scoring over a classification task's pool and test split; the labeled pool minus the
-    demonstrations is scored too, as a dev set (accuracy raw and calibrated)."""
+def items(prepared: Prepared, demonstrations: list[dict]) -> list[dict]:
+    """What the teacher labels: the pool, the test split and, as a dev set, the labeled pool
+    minus the demonstrations (gold the teacher has not seen)."""
+    shown = {d["id"] for d in demonstrations}
+    return prepared.unlabeled + prepared.test + [r for r in prepared.labeled
+                                                 if r["id"] not in shown]
+
+
+def label(task: "Task", teacher: dict, prepared: Prepared, demonstrations: list[dict],
+          rows: list[dict]) -> dict:
+    """The uncalibrated label distribution of each of `rows` (some of `items`) and the
+    content-free prior: {ids, raw, prior, info}, for `assemble`."""
+    spec = PromptSpec.from_params(teacher, prepared.meta["labels"])
+    raw, prior, info = label_examples(make_scorer(teacher), spec, demonstrations,
+                                      [r["text"] for r in rows])
+    return {"ids": [r["id"] for r in rows], "raw": raw.tolist(), "prior": prior.tolist(),
+            "info": info}
+
+
+def assemble(task: "Task", teacher: dict, prepared: Prepared, demonstrations: list[dict],
+             shards: list[dict]) -> Taught:
+    """The teacher's predictions on the pool and the test split, calibrated, the pseudolabeled
+    pool and the info (dev accuracy raw and calibrated), from the `label` outputs of every
+    shard of `items`."""
     labels = prepared.meta["labels"]
     unlabeled, test = prepared.unlabeled, prepared.test
-    spec = PromptSpec.from_params(teacher, labels)
-    # The labeled pool minus the demonstrations is gold the teacher has not seen: a dev set.
-    shown = {d["id"] for d in demonstrations}
-    dev = [r for r in prepared.labeled if r["id"] not in shown]
-    scorer = make_scorer(teacher)
-    texts = [r["text"] for r in unlabeled + test + dev]
-    raw, prior, info = label_examples(scorer, spec, demonstrations, texts)
+    raw_of = {i: row for shard in shards for i, row in zip(shard["ids"], shard["raw"],
+                                                           strict=True)}
+    rows = items(prepared, demonstrations)
+    missing = [r["id"] for r in rows if r["id"] not in raw_of]
+    if missing:
+        raise KDBenchError(f"the teacher's shards label {len(raw_of)} of {len(rows)} examples "
+                           f"(missing {missing[:3]}): re-run every prompt_teacher shard")
+    raw = np.array([raw_of[r["id"]] for r in rows])
+    # Every shard scores the same content-free input: the first one's prior stands for all.
+    prior = np.array(shards[0]["prior"])
+    dev = rows[len(unlabeled) + len(test):]
     probs = calibrate(raw, prior) if teacher["calibrate"] else raw
     pool = prediction_rows([r["id"] for r in unlabeled], probs[:len(unlabeled)], labels)
     test_rows = prediction_rows([r["id"] for r in test],
@@ -236,6 +261,7 @@ def teach(task: "Task", teacher: dict, prepared: Prepared, demonstrations: list[
     def dev_accuracy(dev_probs: np.ndarray) -> float | None:
         return round(float(np.mean(dev_probs.argmax(axis=1) == dev_gold)), 4) if dev else None
 
+    info = summed([shard["info"] for shard in shards])
     info.update({
         "model": teacher["model"], "backend": teacher["backend"],
         "calibrated": teacher["calibrate"], "dev_examples": len(dev),

@@ -159,8 +159,8 @@ def test_student_change_keeps_teacher_cached_and_teacher_change_does_not(project
         params["classification"]["teacher"]["shots"] = 2
         (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         changed = json.loads(dvc("status", "--json", cwd=path).stdout)
-        assert "prompt_teacher@classification-1" in changed
-        assert "prompt_teacher@constituency-1" not in changed
+        assert "prompt_teacher@classification-1-0" in changed
+        assert "prompt_teacher@constituency-1-0" not in changed
     finally:
         (path / "params.yaml").write_text(original)
     # An edit of one task's module re-runs that task's stages only.

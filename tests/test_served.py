@@ -177,6 +177,14 @@ def test_generation_stops_at_the_line_and_averages_the_token_log_probs(endpoint)
     assert server.requests[0]["stop"] == ["\n"] and server.requests[0]["max_tokens"] == 20
 
 
+def teach(task, params, prepared, demonstrations):
+    """The teacher on the whole pool in one shard."""
+    from kdbench.teachers import assemble, label
+
+    return assemble(task, params, prepared, demonstrations,
+                    [label(task, params, prepared, demonstrations, 0, 1)])
+
+
 def teacher_params(task_name, server):
     from kdbench.params import read_params
 
@@ -187,7 +195,6 @@ def teacher_params(task_name, server):
 
 def test_teach_labels_a_classification_pool_through_the_server(endpoint):
     from kdbench.tasks import Prepared, get_task
-    from kdbench.teachers import teach
 
     task = get_task("classification")
     labels = ["business", "sport"]
@@ -205,7 +212,6 @@ def test_teach_labels_a_classification_pool_through_the_server(endpoint):
 
 def test_teach_generates_sequences_through_the_server_and_counts_the_unreadable(endpoint):
     from kdbench.tasks import Prepared, get_task
-    from kdbench.teachers import teach
 
     def answer(payload):
         text = " ( ( a ) ( b ) )" if "Sentence: a b\n" in payload["prompt"][-20:] else " ( b"

@@ -133,7 +133,7 @@ def test_teach_labels_the_pool_and_test_and_records_the_dev_set(tiny_teacher_dir
     """The scoring teacher as the stage runs it: a distribution per pool and test example, the
     pool as a trainset, and its record (dev accuracy, collapse, pool quality)."""
     from kdbench.tasks import Prepared, get_task
-    from kdbench.teacher import teach
+    from kdbench.teachers import assemble, label
 
     task = get_task("classification")
     unlabeled = [{"id": f"u{i}", "text": f"sport story {i}", "gold": "sport"} for i in range(3)]
@@ -144,7 +144,7 @@ def test_teach_labels_the_pool_and_test_and_records_the_dev_set(tiny_teacher_dir
               "label_name": "Topic", "verbalizers": None, "shot_words": 3, "input_words": 4,
               "calibrate": True, "shots": 1}
     demos = per_class(LABELED, LABELS, 1, seed=0)
-    taught = teach(task, params, prepared, demos)
+    taught = assemble(task, params, prepared, demos, [label(task, params, prepared, demos, 0, 1)])
     assert [r["id"] for r in taught.predictions["pool"]] == ["u0", "u1", "u2"]
     assert [r["id"] for r in taught.predictions["test"]] == ["t0"]
     assert [r["id"] for r in taught.trainset] == ["u0", "u1", "u2"]

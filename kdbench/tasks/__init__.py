@@ -46,6 +46,19 @@ class Taught:
     info: dict = field(default_factory=dict)
 
 
+def summed(infos: list[dict]) -> dict:
+    """The info records of a teacher's shards as one: counts and seconds added up, the peak
+    memory the largest, anything else (threads, names, the content-free prior) the first's."""
+    def merged(key: str, first):
+        if key == "peak_memory_gib":
+            return max(i[key] for i in infos)
+        if key == "threads" or not isinstance(first, int | float) or isinstance(first, bool):
+            return first
+        return round(sum(i[key] for i in infos), 4)
+
+    return {key: merged(key, value) for key, value in infos[0].items()}
+
+
 class Task:
     """What a task declares. Subclasses set the class attributes and implement the methods."""
 
