@@ -13,7 +13,8 @@ only `generate`'s batch_size differs. Batch size 1 is the baseline: each prompt 
   vs_rev` compares the two, and the outputs are compared text by text.
 
 Prints sentences/s and output tokens/s, the ratios, how many texts differ from the baseline's
-(greedy near-ties can flip under float error), and writes a JSON file. Timings are wall-clock on
+(greedy near-ties can flip under float error), and writes a JSON file and a markdown table
+beside it (docs/speed.md includes it). Timings are wall-clock on
 whatever else the machine is doing; compare the ratios within one run.
 
     OMP_NUM_THREADS=1 python benchmarks/seq_teacher_throughput.py \\
@@ -35,8 +36,9 @@ import torch
 
 from kdbench.demonstrations import sampled
 from kdbench.generation import generate
-from kdbench.io import write_json
+from kdbench.io import write_json, write_text
 from kdbench.lm import load_causal_lm
+from kdbench.report import markdown_table
 from kdbench.seq_teacher import SEPARATOR, prefix, prompt
 from kdbench.seqdata import generate_treebank
 from kdbench.tasks import get_task
@@ -152,6 +154,21 @@ def main() -> None:
         "baseline_revision": revision,
     }
     write_json(args.out, report)
+    rows = [{"variant": f"batch {b}", **v} for b, v in variants.items()]
+    if revision:
+        rows.append({"variant": f"revision {revision['rev']}, batch {revision['batch_size']}",
+                     "seconds": revision["seconds"],
+                     "sentences_per_s": round(args.n / revision["seconds"], 3),
+                     "speedup": round(variants[baseline]["seconds"] / revision["seconds"], 2),
+                     "texts_differing": revision["texts_differing"]})
+    table = markdown_table(rows, [
+        ("variant", "variant"), ("seconds", "seconds"), ("sentences_per_s", "sentences/s"),
+        ("floor_seconds", "floor s"), ("vs_floor", "time / floor"),
+        ("speedup", f"speedup over batch {baseline}"),
+        ("texts_differing", f"texts differing from batch {baseline}")])
+    write_text(str(Path(args.out).with_suffix(".md")),
+               f"{report['machine']}; {args.model}, {args.n} generated sentences of "
+               f"{args.min_words}-{args.max_words} words, {args.shots} shots.\n\n{table}\n")
     print(json.dumps(report, indent=2))
 
 

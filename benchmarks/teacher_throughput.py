@@ -8,7 +8,8 @@ Variants, all scoring the same examples with the same prompt:
            batches after the cached prefix, the output layer only where a label is read;
 - floor:   the example's own tokens alone, no prefix: what a perfect prefix cache would cost.
 Prints examples/s, prompt tokens/s and ratios, checks the variants give the same label scores
-as naive, and writes a JSON file. Timings are wall-clock on whatever else the machine is doing.
+as naive, and writes a JSON file and a markdown table beside it (docs/speed.md includes it).
+Timings are wall-clock on whatever else the machine is doing.
 
     python benchmarks/teacher_throughput.py --n 40 --out benchmarks/results/teacher_cpu.json
 """
@@ -18,13 +19,15 @@ import json
 import os
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from kdbench.data import clean, load_bbc, split
 from kdbench.demonstrations import per_class
-from kdbench.io import write_json
+from kdbench.io import write_json, write_text
+from kdbench.report import markdown_table
 from kdbench.teacher import PromptSpec, TransformersScorer
 
 
@@ -121,6 +124,15 @@ def main() -> None:
         "same_predictions_as_naive": same, "max_abs_logprob_diff_vs_naive": max_diff,
     }
     write_json(args.out, report)
+    table = markdown_table(
+        [{"variant": name, **results[name],
+          "vs_floor": round(results[name]["seconds"] / results["floor"]["seconds"], 2)}
+         for name in ("naive", "cached", "batched", "floor")],
+        [("variant", "variant"), ("seconds", "seconds"), ("examples_per_s", "examples/s"),
+         ("vs_floor", "time / floor")])
+    write_text(str(Path(args.out).with_suffix(".md")),
+               f"{report['machine']}; {args.model}, {len(queries)} BBC examples, "
+               f"{prefix_tokens} prefix tokens, batch {args.batch_size}.\n\n{table}\n")
     print(json.dumps(report, indent=2))
 
 
