@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ DEMOS = [{"text": "shares fell as the bank raised rates", "label": "business"},
          {"text": "a new phone chip was shown at the fair", "label": "tech"}]
 TEXTS = ["profits rose at the retailer", "the match ended in a draw", "software for laptops"]
 SERVER = {"api_key_env": "KDBENCH_NO_KEY", "logprobs": "top", "top_logprobs": 20,
-          "concurrency": 1, "timeout_s": 120.0, "retries": 0}
+          "concurrency": 1, "timeout_s": 900.0, "retries": 0}
 
 
 def free_port() -> int:
@@ -37,60 +38,64 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     location = resolve_model("gemma3-270m")
     port = free_port()
+    # llama.cpp logs its loading at length: to a file, so that a full pipe never stalls it.
+    log = (tmp_path_factory.mktemp("llama") / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model",
          str(location.directory / location.gguf_file), "--model_alias", "gemma", "--host",
          "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--n_threads", "1",
          "--logits_all", "true"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"})
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"})
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        for _ in range(240):
+        for _ in range(600):
             if process.poll() is not None:
-                pytest.fail(f"llama-cpp-python's server exited: {process.stderr.read()[-2000:]}")
+                log.flush()
+                pytest.fail(f"llama-cpp-python's server exited: "
+                            f"{Path(log.name).read_text()[-2000:]}")
             try:
                 urllib.request.urlopen(f"{url}/models", timeout=1).read()
                 break
             except OSError:
                 time.sleep(0.5)
         else:
-            pytest.fail("llama-cpp-python's server did not answer in 120 s")
+            pytest.fail("llama-cpp-python's server did not answer in 300 s")
         yield {**SERVER, "base_url": url}
     finally:
         process.terminate()
         process.wait(timeout=30)
+        log.close()
 
 
 @pytest.fixture(scope="module")
 def reference():
-    queries = [SPEC.query(t) for t in TEXTS]
-    scorer = TransformersScorer("gemma3-270m")
-    return scorer, scorer.score(SPEC.prefix(DEMOS), queries, SPEC.continuations())
+    return TransformersScorer("gemma3-270m")
 
 
-def test_prompt_and_top_scores_match_the_transformers_backend(server, reference):
-    _, expected = reference
-    queries = [SPEC.query(t) for t in TEXTS]
-    for mode in ("prompt", "top"):
-        scorer = ServedScorer("gemma", {**server, "logprobs": mode})
-        scores = scorer.score(SPEC.prefix(DEMOS), queries, SPEC.continuations())
-        print(f"{mode}: largest difference from transformers "
-              f"{np.abs(scores - expected).max():.4f}")
-        # The same weights, computed by llama.cpp on its quantized blocks.
-        np.testing.assert_allclose(scores, expected, atol=0.15)
-        assert (scores.argmax(axis=1) == expected.argmax(axis=1)).all()
-        if mode == "top":  # every verbalizer here is one token, among the top 20
-            assert scorer.info == {"labels_outside_top": 0, "label_tokens_unscored": 0}
+# Prompt mode on one text after one demonstration (three short requests: llama-cpp-python
+# sorts the whole vocabulary at every echoed token); top mode on every text after all three.
+@pytest.mark.parametrize("mode, demos, count", [("prompt", 1, 1), ("top", 3, len(TEXTS))])
+def test_scores_match_the_transformers_backend(server, reference, mode, demos, count):
+    queries = [SPEC.query(t) for t in TEXTS[:count]]
+    prefix = SPEC.prefix(DEMOS[:demos])
+    expected = reference.score(prefix, queries, SPEC.continuations())
+    scorer = ServedScorer("gemma", {**server, "logprobs": mode})
+    scores = scorer.score(prefix, queries, SPEC.continuations())
+    print(f"{mode}: largest difference from transformers {np.abs(scores - expected).max():.4f}")
+    # The same weights, computed by llama.cpp on its quantized blocks.
+    np.testing.assert_allclose(scores, expected, atol=0.15)
+    assert (scores.argmax(axis=1) == expected.argmax(axis=1)).all()
+    if mode == "top":  # every verbalizer here is one token, among the top 20
+        assert scorer.info == {"labels_outside_top": 0, "label_tokens_unscored": 0}
 
 
-def test_generation_returns_a_line_and_a_confidence(server, reference):
+def test_generation_returns_a_line_and_a_confidence(server):
     context = "Sentence: the dog barked\nTree: ( ( the ) ( dog ) ( barked ) )\n\n"
     ((text, mean_logprob),) = generate("gemma", server, context, ["Sentence: a cat sat\nTree:"],
-                                       [24])
+                                       [8])
     assert "\n" not in text and text
     assert mean_logprob <= 0
 
