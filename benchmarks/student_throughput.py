@@ -6,7 +6,12 @@ The project's student (MiniLM) on BBC texts, one run, side by side:
 - predict: examples/s of inference, batches in input order vs length-sorted (what
            `predict_proba` does).
 Each at every --max-length, since bucketing only helps when texts are shorter than the cap.
-Also prints the padding share of each variant (padded tokens / all tokens fed). Writes JSON.
+Also prints the padding share of each variant (padded tokens / all tokens fed), and how close
+training comes to this machine's matrix-multiply rate: the model's training FLOPs per example
+(forward: 2 per weight of the transformer layers per token plus attention's two T x T products;
+backward: twice the forward) times examples/s, against torch.mm on a matrix of the shape of the
+feed-forward layer's (batch x tokens rows) timed in the same run. Writes JSON and a markdown
+table beside it.
 
     python benchmarks/student_throughput.py --n 128 --out benchmarks/results/student_cpu.json
 """
@@ -44,6 +49,43 @@ def predict_seconds(model, tokenizer, ids: list[list[int]], order: np.ndarray,
         for i in range(0, len(order), batch_size):
             model(**collate(tokenizer, [ids[k] for k in order[i:i + batch_size]]))
     return time.perf_counter() - start
+
+
+def matmul_gflops(rows: int, inner: int, cols: int, repeats: int = 20) -> float:
+    """GFLOP/s of float32 torch.mm at this shape (the best of three rounds)."""
+    a, b = torch.randn(rows, inner), torch.randn(inner, cols)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * rows * inner * cols * repeats / best / 1e9
+
+
+def train_gflop_per_example(config, tokens: float) -> float:
+    """Training FLOPs of one example of `tokens` tokens, in GFLOP (embeddings and the head
+    left out: they are lookups and a 384 x C product)."""
+    d, ff, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    per_token = layers * (2 * (4 * d * d + 2 * d * ff) + 4 * tokens * d)
+    return 3 * per_token * tokens / 1e9
+
+
+def write_table(report: dict, path: str) -> None:
+    lines = ["| max length | mean tokens | train ex/s (shuffled) | train ex/s (bucketed) | "
+             "predict ex/s (sorted) | train GFLOP/s | matmul GFLOP/s | share of matmul rate |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, run in report["runs"].items():
+        lines.append(f"| {name.removeprefix('max_length_')} | {run['mean_tokens']} | "
+                     f"{run['train_shuffled']['examples_per_s']} | "
+                     f"{run['train_bucketed']['examples_per_s']} | "
+                     f"{run['predict_length_sorted']['examples_per_s']} | "
+                     f"{run['train_gflop_per_s']} | {report['matmul_gflop_per_s']} | "
+                     f"{run['share_of_matmul_rate']} |")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(f"{report['machine']}; {report['model']}, {report['examples']} BBC texts, "
+                     f"batch {report['batch_size']}.\n\n" + "\n".join(lines) + "\n")
 
 
 def main() -> None:
@@ -95,8 +137,18 @@ def main() -> None:
                                               / run["train_shuffled"]["examples_per_s"], 2)
         run["predict_sorted_speedup"] = round(run["predict_length_sorted"]["examples_per_s"]
                                               / run["predict_input_order"]["examples_per_s"], 2)
+        flops = train_gflop_per_example(model.config, run["mean_tokens"])
+        run["train_gflop_per_example"] = round(flops, 3)
+        run["train_gflop_per_s"] = round(flops * run["train_shuffled"]["examples_per_s"], 1)
         report["runs"][f"max_length_{max_length}"] = run
+    rows = args.batch_size * min(args.max_length)
+    report["matmul_shape"] = [rows, model.config.hidden_size, model.config.intermediate_size]
+    report["matmul_gflop_per_s"] = round(matmul_gflops(*report["matmul_shape"]), 1)
+    for run in report["runs"].values():
+        run["share_of_matmul_rate"] = round(run["train_gflop_per_s"]
+                                            / report["matmul_gflop_per_s"], 3)
     write_json(args.out, report)
+    write_table(report, args.out.removesuffix(".json") + ".md")
     print(json.dumps(report, indent=2))
 
 
