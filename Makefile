@@ -7,7 +7,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: setup run test small lock
+.PHONY: setup run test small lockcheck lock
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,10 @@ test: setup
 # The small pipeline (real models, tiny sizes) through the metric regression gate.
 small: setup
 	OMP_NUM_THREADS=1 $(BIN)/python ci/small_pipeline.py
+
+# The committed dvc.lock is the run of this commit's code and params (no data needed).
+lockcheck: setup
+	$(BIN)/python -m kdbench.lockcheck
 
 lock: setup
 	$(BIN)/pip freeze --exclude-editable | sed 's/+cpu$$//' | \
