@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from kdbench.data import clean, load_bbc
-from kdbench.io import write_json
+from kdbench.io import write_json, write_text
+from kdbench.report import markdown_table
 from kdbench.student import (
     classification_losses,
     collate,
@@ -73,19 +74,19 @@ def train_gflop_per_example(config, tokens: float) -> float:
 
 
 def write_table(report: dict, path: str) -> None:
-    lines = ["| max length | mean tokens | train ex/s (shuffled) | train ex/s (bucketed) | "
-             "predict ex/s (sorted) | train GFLOP/s | matmul GFLOP/s | share of matmul rate |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name, run in report["runs"].items():
-        lines.append(f"| {name.removeprefix('max_length_')} | {run['mean_tokens']} | "
-                     f"{run['train_shuffled']['examples_per_s']} | "
-                     f"{run['train_bucketed']['examples_per_s']} | "
-                     f"{run['predict_length_sorted']['examples_per_s']} | "
-                     f"{run['train_gflop_per_s']} | {report['matmul_gflop_per_s']} | "
-                     f"{run['share_of_matmul_rate']} |")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(f"{report['machine']}; {report['model']}, {report['examples']} BBC texts, "
-                     f"batch {report['batch_size']}.\n\n" + "\n".join(lines) + "\n")
+    rows = [{"max_length": name.removeprefix("max_length_"), **run,
+             **{f"{k}_per_s": run[k]["examples_per_s"]
+                for k in ("train_shuffled", "train_bucketed", "predict_length_sorted")},
+             "matmul": report["matmul_gflop_per_s"]} for name, run in report["runs"].items()]
+    table = markdown_table(rows, [
+        ("max_length", "max length"), ("mean_tokens", "mean tokens"),
+        ("train_shuffled_per_s", "train ex/s (shuffled)"),
+        ("train_bucketed_per_s", "train ex/s (bucketed)"),
+        ("predict_length_sorted_per_s", "predict ex/s (sorted)"),
+        ("train_gflop_per_s", "train GFLOP/s"), ("matmul", "matmul GFLOP/s"),
+        ("share_of_matmul_rate", "share of matmul rate")])
+    write_text(path, f"{report['machine']}; {report['model']}, {report['examples']} BBC texts, "
+                     f"batch {report['batch_size']}.\n\n{table}\n")
 
 
 def main() -> None:
