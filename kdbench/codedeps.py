@@ -6,8 +6,8 @@ module of its task (kdbench/tasks/<task>.py, imported by name at run time: decla
 `kdbench/tasks/${item.task}.py`, so each matrix item depends on its own task's module) and what
 the task modules import. A stage with a matrix over tasks is one definition for whichever tasks
 params.yaml enables, so the modules they import are declared for every item.
-`python -m kdbench.codedeps` prints what dvc.yaml should declare (`--write` puts it there);
-tests/test_codedeps.py fails when it differs.
+`python -m kdbench.codedeps` prints what each pipeline (PIPELINES) should declare (`--write` puts
+it there); tests/test_codedeps.py fails when it differs.
 """
 
 import ast
@@ -23,6 +23,8 @@ SCRIPT = re.compile(r"python (stages/\w+\.py)")
 # Each matrix item depends on its own task's module only: an edit of one task re-runs its stages
 # alone. What task modules import is shared code, declared for every item.
 TASK_MODULE = "kdbench/tasks/${item.task}.py"
+# Every pipeline of the project: the benchmark and the studies beside it.
+PIPELINES = (ROOT / "dvc.yaml", ROOT / "studies" / "dvc.yaml")
 
 
 def _module_path(name: str) -> Path | None:
@@ -139,14 +141,17 @@ def rewrite(dvc_yaml: Path = ROOT / "dvc.yaml") -> None:
 
 
 def main() -> None:
-    if sys.argv[1:] == ["--write"]:
-        rewrite()
-    for name, stage in stages().items():
-        print(f"{name}: [{', '.join(derived(stage))}]")
-    wrong = mismatches()
-    for name, (extra, missing) in wrong.items():
-        print(f"{name}: declared but not imported {extra}; imported but not declared {missing}",
-              file=sys.stderr)
+    wrong = False
+    for pipeline in PIPELINES:
+        if sys.argv[1:] == ["--write"]:
+            rewrite(pipeline)
+        where = pipeline.relative_to(ROOT)
+        for name, stage in stages(pipeline).items():
+            print(f"{where}:{name}: [{', '.join(derived(stage))}]")
+        for name, (extra, missing) in mismatches(pipeline).items():
+            wrong = True
+            print(f"{where}:{name}: declared but not imported {extra}; imported but not "
+                  f"declared {missing}", file=sys.stderr)
     sys.exit(1 if wrong else 0)
 
 

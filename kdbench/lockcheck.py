@@ -1,7 +1,8 @@
-"""Fail when the committed dvc.lock is not the run of this commit's code and params.
+"""Fail when a committed lock (dvc.lock, studies/dvc.lock) is not the run of this commit's code
+and params.
 
 Works on a clean clone without the DVC cache: only what is in git is compared. A stage fails the
-check when dvc.lock has no record of it, or when `dvc status` reports its command, a param or a
+check when no lock has a record of it, or when `dvc status` reports its command, a param or a
 dep that exists in the clone (code, params) as changed since the recorded run. Deps and outputs
 that are missing (data other stages produce, not in git) are not a failure.
 
@@ -47,10 +48,23 @@ def stale(status: dict, locked: set[str], stages: list[str]) -> dict[str, list[s
     return out
 
 
+# Every pipeline's lock and the prefix DVC gives its stages' names (none for the project's own).
+LOCKS = {"dvc.lock": "", "studies/dvc.lock": "studies/dvc.yaml:"}
+
+
+def locked_stages() -> set[str]:
+    """The stages some dvc.lock of the project in the working directory has a record of."""
+    names: set[str] = set()
+    for path, prefix in LOCKS.items():
+        if Path(path).is_file():
+            names |= {prefix + name for name in yaml.safe_load(Path(path).read_text())["stages"]}
+    return names
+
+
 def main() -> None:
-    lock = Path("dvc.lock")  # of the project in the working directory, as dvc itself
-    locked = set(yaml.safe_load(lock.read_text())["stages"]) if lock.is_file() else set()
-    stages = [line.split()[0] for line in dvc("stage", "list").splitlines() if line.strip()]
+    locked = locked_stages()
+    stages = [line.split()[0] for line in dvc("stage", "list", "--all").splitlines()
+              if line.strip()]
     problems = stale(json.loads(dvc("status", "--json") or "{}"), locked, stages)
     for name, reasons in sorted(problems.items()):
         print(f"stale: {name}: {'; '.join(reasons)}")

@@ -27,3 +27,15 @@ def test_missing_data_is_not_stale_but_changed_code_params_and_commands_are():
         "aggregate@classification": ["never run (no record in dvc.lock)"],
     }
     assert stale({}, set(stages), stages) == {}
+
+
+def test_a_study_lock_counts_with_its_pipeline_prefix(tmp_path, monkeypatch):
+    from kdbench.lockcheck import locked_stages
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages:\n  prepare@classification-0: {}\n")
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "dvc.lock").write_text(
+        "schema: '2.0'\nstages:\n  select_teacher@classification-0: {}\n")
+    assert locked_stages() == {"prepare@classification-0",
+                               "studies/dvc.yaml:select_teacher@classification-0"}
