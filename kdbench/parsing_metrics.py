@@ -30,9 +30,9 @@ from kdbench.trees import (
     PUNCT_TAGS,
     Span,
     Tree,
+    _cleaned,
     _prf,
     _without_punct,
-    clean,
     corpus_f1,
     parse_tree,
     right_branching,
@@ -104,10 +104,7 @@ def _predicted(text: str, n_words: int) -> set[Span] | None:
 
 def mckd_spans(pred: str, gold: Tree) -> tuple[set[Span] | None, set[Span]]:
     """The prediction's and the gold's spans as the authors' scorer compares them."""
-    cleaned = clean(gold)
-    if cleaned is None:
-        raise KDBenchError("tree has no words once empty elements (-NONE-) are removed")
-    piece_tags, gold_spans = _gold(cleaned)
+    piece_tags, gold_spans = _gold(_cleaned(gold))
     keep = [tag in WORD_TAGS for tag in piece_tags]
     predicted = _predicted(pred, len(keep))
     gold_kept = _without_punct(gold_spans, keep)
@@ -116,7 +113,10 @@ def mckd_spans(pred: str, gold: Tree) -> tuple[set[Span] | None, set[Span]]:
 
 def mckd_sentence_f1(pred: str, gold: Tree) -> float:
     """The authors' sentence F1: 0 when unreadable or when the gold has no spans."""
-    pred_spans, gold_spans = mckd_spans(pred, gold)
+    return _mckd_sentence(*mckd_spans(pred, gold))
+
+
+def _mckd_sentence(pred_spans: set[Span] | None, gold_spans: set[Span]) -> float:
     if pred_spans is None or not gold_spans:
         return 0.0
     return _prf(len(pred_spans & gold_spans), len(pred_spans), len(gold_spans))["f1"]
@@ -143,18 +143,14 @@ def score(preds: Sequence[str], golds: Sequence[Tree], mode: str) -> dict[str, f
             continue
         matched += len(pred_spans & gold_spans)
         n_pred += len(pred_spans)
-        if gold_spans:
-            sentence_sum += _prf(len(pred_spans & gold_spans), len(pred_spans),
-                                 len(gold_spans))["f1"]
+        sentence_sum += _mckd_sentence(pred_spans, gold_spans)
     return {**_prf(matched, n_pred, n_gold), "mean_sentence_f1": sentence_sum / len(golds),
             "unreadable": unreadable, "sentences": len(golds)}
 
 
 def differences(tree: Tree) -> list[str]:
     """Why the two modes may score this gold sentence differently (empty: they cannot)."""
-    cleaned = clean(tree)
-    if cleaned is None:
-        raise KDBenchError("tree has no words once empty elements (-NONE-) are removed")
+    cleaned = _cleaned(tree)
     piece_tags, spans = _gold(cleaned)
     reasons = []
     if any(t not in WORD_TAGS and t not in PUNCT_TAGS for t in tags(cleaned)):
