@@ -7,7 +7,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: setup run test small lockcheck lock
+.PHONY: setup run test small lockcheck lock sweep sweep-report
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,16 @@ test: setup
 # The small pipeline (real models, tiny sizes) through the metric regression gate.
 small: setup
 	OMP_NUM_THREADS=1 $(BIN)/python ci/small_pipeline.py
+
+# The teacher-quality sweep (studies/params.yaml's teacher_sweep): one `dvc exp` per teacher
+# config, queued and run in the background; `dvc queue status` shows progress.
+sweep: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m kdbench.teacher_sweep queue
+
+# When the queue is done: the experiments read back, then the sweep's tables and figure.
+sweep-report: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m kdbench.teacher_sweep collect
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro studies/dvc.yaml:teacher_sweep_report
 
 # The committed dvc.lock is the run of this commit's code and params (no data needed).
 lockcheck: setup
