@@ -335,12 +335,14 @@ def main() -> None:
         # The worker runs each experiment in its own copy of the project: PYTHONPATH makes its
         # stages import that copy's kdbench, not the editable install's.
         env = {**os.environ, "PYTHONPATH": "."}
-        for command in [c for study in studies for c in queue_commands(study)]:
-            print(" ".join(command), flush=True)
-            subprocess.run([sys.executable, "-m", *command], check=True, env=env)
         # One worker: two experiments at once on a small machine slow both.
-        subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", "1"], check=True,
-                       env=env)
+        commands = [c for study in studies for c in queue_commands(study)]
+        for command in [*commands, ["dvc", "queue", "start", "-j", "1"]]:
+            print(" ".join(command), flush=True)
+            if subprocess.run([sys.executable, "-m", *command], env=env).returncode != 0:
+                raise KDBenchError(f"`{' '.join(command[:6])}` failed (its message is above); "
+                                   "an experiment of that name may exist: `dvc exp list`, "
+                                   "`dvc exp remove <name>`")
         print("watch it with `dvc queue status`; when it is done, run `make sweep-report`")
         return
     for study in studies:

@@ -165,3 +165,32 @@ def test_the_committed_cells_are_this_checkouts(monkeypatch):
         cells = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
         assert set(cells) == set(section["grids"][task]["configs"])
         assert stale_cells(cells, task, params) == []
+
+
+def test_queue_starts_one_worker_after_its_experiments_and_stops_on_a_failure(monkeypatch,
+                                                                              capsys):
+    monkeypatch.chdir(ROOT)
+    calls, codes = [], iter([0, 0, 0, 0])
+
+    class Done:
+        def __init__(self, code: int):
+            self.returncode = code
+
+    def run(command, env):
+        calls.append((command[2:], env["PYTHONPATH"]))
+        return Done(next(codes))
+
+    monkeypatch.setattr(teacher_sweep.subprocess, "run", run)
+    monkeypatch.setattr("sys.argv", ["teacher_sweep", "queue"])
+    teacher_sweep.main()
+    configs = yaml.safe_load((ROOT / "studies/params.yaml").read_text())["teacher_sweep"][
+        "grids"]["classification"]["configs"]
+    queued = [c[0][5] for c in calls[:-1]]
+    assert queued == [name for name, overrides in configs.items() if overrides]
+    assert calls[-1] == (["dvc", "queue", "start", "-j", "1"], ".")
+    calls.clear()
+    codes = iter([1])
+    with pytest.raises(SystemExit) as stop:
+        teacher_sweep.main()
+    assert stop.value.code == 2 and len(calls) == 1
+    assert "failed" in capsys.readouterr().err
