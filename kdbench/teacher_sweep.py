@@ -6,9 +6,9 @@ and against SFT's on the same seed.
     python -m kdbench.teacher_sweep collect   # read them back into metrics/teacher_sweep/<task>/
 
 A config of no overrides is the committed pipeline: its rows are read from metrics/ at HEAD, whose
-lock `make lockcheck` keeps fresh. An experiment is read back only when every stage of its lock
-ran this checkout's code and params (the overrides aside); each cell keeps the code hashes and
-params it was checked against, so a test can tell when the code has moved on since the sweep.
+lock `make lockcheck` keeps fresh. An experiment is read back only when every stage behind its
+evaluation ran this checkout's code and params (the overrides aside); each cell keeps the code
+hashes and params it was checked against, so a test can tell when the code has moved on since.
 """
 
 import argparse
