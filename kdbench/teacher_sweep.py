@@ -30,7 +30,7 @@ from kdbench.report import markdown_table
 from kdbench.studies import read_section
 
 SCHEMA = {
-    "tasks": Field(list, doc="label-scoring tasks swept, each with its grid"),
+    "tasks": Field(list, doc="tasks swept, each with its grid"),
     "seeds": Field(list, doc="seeds each experiment runs (the pipeline's splits)"),
     "grids": Field(dict, doc="per task: rows (the students reported beside the teacher, `sft` "
                              "among them) and configs (name: overrides of <task>.teacher; {} is "
