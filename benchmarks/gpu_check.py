@@ -1,12 +1,14 @@
-"""The small pipeline on a CUDA machine: every model on the GPU, once with the transformers
-teacher and once with the vLLM one (where the vllm extra is installed), each in a scratch copy of
-this project; writes a JSON of each run's wall time, the GPU, the versions and the metrics, and
-the largest metric difference between the two runs.
+"""The small pipeline on a CUDA machine: every model on the GPU with the transformers teacher,
+the same on the CPU beside it (the two at once, each in a scratch copy of this project), and with
+the vLLM teacher where the vllm extra is installed; writes a JSON of each run's wall time, the
+devices its stages recorded, the GPU, the versions and the metrics, and the largest score
+difference of the GPU run from the CPU one and from the vLLM one.
 
     python benchmarks/gpu_check.py --out benchmarks/results/gpu_check.json
 
-ci/small_params.yaml sets the sizes; `--device` (default cuda) goes to every teacher and
-student. Without CUDA it stops with one line: nothing here runs on a CPU.
+ci/small_params.yaml sets the sizes (`--params` another file of overrides, e.g. other model
+dirs); `--device` (default cuda) goes to every teacher and student. Without CUDA it stops with
+one line: nothing here runs on a CPU alone.
 """
 
 import argparse
@@ -15,6 +17,7 @@ import json
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -26,6 +29,7 @@ from kdbench.project import ROOT, dvc, merge, scratch_project
 from kdbench.runtime import versions
 
 RESULTS = ("classification", "constituency", "classification_label_budget")
+NOT_SCORES = ("_seeds", "_gold_labels", "_train_examples", "_wall_s", "_peak_memory_gib")
 
 
 def run(overrides: dict) -> dict:
@@ -42,36 +46,55 @@ def run(overrides: dict) -> dict:
     return {"repro_s": seconds, "devices": devices, "metrics": metrics}
 
 
+def largest_score_difference(a: dict, b: dict) -> float:
+    """Over every score of the result files: timings and counts are not scores."""
+    return max(abs(a[name][k] - b[name][k]) for name in RESULTS for k in a[name]
+               if isinstance(a[name][k], float) and isinstance(b[name].get(k), float)
+               and not any(part in k for part in NOT_SCORES))
+
+
+def commit() -> str:
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True)
+    return result.stdout.strip() or "unknown (no git here: pass --commit)"
+
+
 @report_errors
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default=str(ROOT / "ci/small_params.yaml"))
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/gpu_check.json"))
+    parser.add_argument("--commit", default=None, help="the commit measured (default: git's)")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         raise KDBenchError("gpu_check: torch sees no CUDA device; run it on a GPU machine")
     small = yaml.safe_load(Path(args.params).read_text(encoding="utf-8"))
-    on_gpu = {task: {"teacher": {"device": args.device}, "student": {"device": args.device}}
-              for task in ("classification", "constituency")}
-    base = merge(small, on_gpu)
+
+    def on(device: str) -> dict:
+        return merge(small, {task: {"teacher": {"device": device}, "student": {"device": device}}
+                             for task in ("classification", "constituency")})
+
+    base = on(args.device)
+    with ThreadPoolExecutor(2) as pool:
+        gpu, cpu = pool.map(run, (base, on("cpu")))
     report = {
         "gpu": torch.cuda.get_device_name(0), "cuda": torch.version.cuda,
-        "versions": versions(),
-        "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                                 text=True).stdout.strip(),
-        "runs": {"transformers": run(base)},
+        "versions": {**versions(), "torch": torch.__version__},
+        "commit": args.commit or commit(), "params": small,
+        "runs": {"transformers": gpu, "transformers_cpu": cpu},
+        "cpu_largest_score_difference": largest_score_difference(gpu["metrics"],
+                                                                 cpu["metrics"]),
     }
-    print(f"transformers: {report['runs']['transformers']['repro_s']} s", flush=True)
+    print(f"transformers: {gpu['repro_s']} s on {gpu['devices']}, {cpu['repro_s']} s on "
+          f"{cpu['devices']}", flush=True)
     if importlib.util.find_spec("vllm") is None:
         report["runs"]["vllm"] = "not installed (pip install -e '.[vllm]')"
     else:
         report["runs"]["vllm"] = run(merge(base, {"classification": {"teacher": {
             "backend": "vllm", "gpu_memory_utilization": 0.5}}}))
-        a = report["runs"]["transformers"]["metrics"]["classification"]
-        b = report["runs"]["vllm"]["metrics"]["classification"]
-        report["vllm_largest_teacher_metric_difference"] = max(
-            abs(a[k] - b[k]) for k in a if k.startswith("teacher_") and isinstance(a[k], float))
+        report["vllm_largest_score_difference"] = largest_score_difference(
+            gpu["metrics"], report["runs"]["vllm"]["metrics"])
         print(f"vllm: {report['runs']['vllm']['repro_s']} s", flush=True)
     write_json(args.out, report)
     print(json.dumps({k: v for k, v in report.items() if k != "runs"}, indent=2))

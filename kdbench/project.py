@@ -43,8 +43,10 @@ def scratch_project(dest: Path, overrides: dict) -> Path:
 
 
 def environment(cwd: Path) -> dict:
-    # Stages run `python`: make it this interpreter, importing the copy's kdbench.
-    return {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(cwd),
+    # Stages run `python`: make it this interpreter, importing the copy's kdbench first
+    # (and still what PYTHONPATH adds, such as packages installed beside the interpreter's).
+    path = os.pathsep.join(p for p in (str(cwd), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": path,
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
