@@ -1,8 +1,8 @@
 """The small pipeline on a CUDA machine: every model on the GPU with the transformers teacher,
-the same on the CPU beside it (the two at once, each in a scratch copy of this project), and with
-the vLLM teacher where the vllm extra is installed; writes a JSON of each run's wall time, the
-devices its stages recorded, the GPU, the versions and the metrics, and the largest score
-difference of the GPU run from the CPU one and from the vLLM one.
+the same on the CPU in fp32 beside it (the two at once, each in a scratch copy of this
+project), and with the vLLM teacher where the vllm extra is installed; writes a JSON of each
+run's wall time, the devices its stages recorded, the GPU, the versions and the metrics, and the
+largest score difference of the GPU run from the CPU one and from the vLLM one.
 
     python benchmarks/gpu_check.py --out benchmarks/results/gpu_check.json
 
@@ -72,7 +72,9 @@ def main() -> None:
     small = yaml.safe_load(Path(args.params).read_text(encoding="utf-8"))
 
     def on(device: str) -> dict:
-        return merge(small, {task: {"teacher": {"device": device}, "student": {"device": device}}
+        # The CPU reference trains in fp32: bf16 autocast is for CUDA only.
+        student = {"device": device, **({"precision": "fp32"} if device == "cpu" else {})}
+        return merge(small, {task: {"teacher": {"device": device}, "student": student}
                              for task in ("classification", "constituency")})
 
     base = on(args.device)
