@@ -192,8 +192,11 @@ def _key_rows(rows: list[dict], study: dict) -> list[dict]:
     return [by_name[n] for n in wanted]
 
 
-def collect(study: dict, params_path: str = "params.yaml") -> dict[str, dict]:
-    """{config: cell} read from the experiments (the committed pipeline's metrics for {})."""
+def collect(study: dict, params_path: str = "params.yaml",
+            committed: dict[str, dict] | None = None) -> dict[str, dict]:
+    """{config: cell} read from the experiments (the committed pipeline's metrics for {}). A
+    config whose experiment is not in this clone (`dvc exp` keeps them in the local git) keeps
+    its committed cell, as long as that cell is still this checkout's."""
     task, seeds = study["task"], study["seeds"]
     params = yaml.safe_load(Path(params_path).read_text(encoding="utf-8"))
     cells = {}
@@ -204,7 +207,15 @@ def collect(study: dict, params_path: str = "params.yaml") -> dict[str, dict]:
             per_seed = {s: read_json(f"metrics/{task}/seeds/seed{s}.rows.json")["rows"]
                         for s in seeds}
         else:
-            ref = experiment_ref(name)
+            try:
+                ref = experiment_ref(name)
+            except KDBenchError:
+                kept = (committed or {}).get(name)
+                if (kept is None or kept["overrides"] != overrides
+                        or stale_cells({name: kept}, task, params)):
+                    raise
+                cells[name] = kept
+                continue
             sha = _git("rev-parse", ref).strip()
             try:
                 code, used = check_lock(yaml.safe_load(_git("show", f"{sha}:dvc.lock")), task,
@@ -347,7 +358,8 @@ def main() -> None:
         return
     for study in studies:
         folder = Path(f"metrics/teacher_sweep/{study['task']}")
-        cells = collect(study, args.params)
+        committed = {path.stem: read_json(path) for path in folder.glob("*.json")}
+        cells = collect(study, args.params, committed)
         for old in folder.glob("*.json"):
             if old.stem not in cells:
                 old.unlink()

@@ -140,6 +140,15 @@ def test_collect_reads_an_experiment_back_from_its_ref(tmp_path, monkeypatch):
         collect(study)
     with pytest.raises(KDBenchError, match="no experiment named 'other'"):
         collect({**study, "configs": {"other": {"shots": 5}}})
+    # A clone without the experiment keeps the committed cell while it is this checkout's.
+    git(tmp_path, "update-ref", "-d", f"refs/exps/aa/{baseline}/weak")
+    with pytest.raises(KDBenchError, match="no experiment named 'weak'"):
+        collect(study, committed={"weak": cells["weak"]})
+    Path("stage.py").write_text("print(1)\n")
+    assert collect(study, committed={"weak": cells["weak"]})["weak"] == cells["weak"]
+    with pytest.raises(KDBenchError, match="no experiment named 'weak'"):
+        collect({**study, "configs": {"weak": {"shots": 2}, "default": {}}},
+                committed={"weak": cells["weak"]})
 
 
 def test_margins_and_where_each_method_pays():
