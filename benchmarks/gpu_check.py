@@ -24,12 +24,12 @@ import torch
 import yaml
 
 from kdbench.errors import KDBenchError, report_errors
+from kdbench.gate import compare, load_rules
 from kdbench.io import write_json
 from kdbench.project import ROOT, dvc, merge, scratch_project
 from kdbench.runtime import versions
 
 RESULTS = ("classification", "constituency", "classification_label_budget")
-NOT_SCORES = ("_seeds", "_gold_labels", "_train_examples", "_wall_s", "_peak_memory_gib")
 
 
 def run(overrides: dict) -> dict:
@@ -47,10 +47,10 @@ def run(overrides: dict) -> dict:
 
 
 def largest_score_difference(a: dict, b: dict) -> float:
-    """Over every score of the result files: timings and counts are not scores."""
-    return max(abs(a[name][k] - b[name][k]) for name in RESULTS for k in a[name]
-               if isinstance(a[name][k], float) and isinstance(b[name].get(k), float)
-               and not any(part in k for part in NOT_SCORES))
+    """Over the result files' scores: the metrics gate.yaml's rules check."""
+    rules = load_rules(str(ROOT / "gate.yaml"))
+    return max(abs(c.current - c.baseline) for name in RESULTS
+               for c in compare(b[name], a[name], rules) if c.current is not None)
 
 
 def commit() -> str:
