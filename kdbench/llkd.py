@@ -6,8 +6,15 @@ judged by class-wise, step-dependent thresholds. This module follows FreeMatch's
 self-adaptive thresholds (Wang et al., ICLR 2023), applied once to each signal:
 
     global:  tau_t    = m * tau_{t-1}  + (1 - m) * mean(signal over the batch)
-    class:   p_t(c)   = m * p_{t-1}(c) + (1 - m) * mean(signal over the batch's samples of class c)
+    class:   p_t(c)   = m * p_{t-1}(c) + (1 - m) * v_t(c)
     thresh:  tau_t(c) = p_t(c) / max_c' p_t(c') * tau_t
+
+v_t(c), the batch's level of class c, has two forms (`llkd.class_level`):
+- pseudolabel_mean: the mean signal over the batch's samples of pseudolabel c (a class absent
+  from the batch keeps its level); it works for any scalar signal, the student's entropy too;
+- probability_mass: FreeMatch's own form, the batch-mean probability the teacher gives class c
+  over all samples; it needs a probability vector, so it applies to the teacher threshold and the
+  student threshold keeps the pseudolabel mean.
 
 Thresholds are updated with the batch, then the batch is judged against them.
 """
@@ -24,19 +31,28 @@ class AdaptiveThreshold:
         self.global_level = start
         self.class_level = np.full(num_classes, start, dtype=float)
 
-    def update(self, values: np.ndarray, classes: np.ndarray) -> None:
+    def update(self, values: np.ndarray, class_values: np.ndarray) -> None:
+        """One step: `values` the batch's signal, `class_values` each class's level in this batch
+        (NaN: the class keeps its level)."""
         m = self.momentum
         self.global_level = m * self.global_level + (1 - m) * float(np.mean(values))
-        # A class absent from the batch keeps its level.
-        for c in np.unique(classes):
-            self.class_level[c] = m * self.class_level[c] + (1 - m) * float(
-                np.mean(values[classes == c]))
+        present = ~np.isnan(class_values)
+        self.class_level[present] = (m * self.class_level[present]
+                                     + (1 - m) * class_values[present])
 
     def thresholds(self) -> np.ndarray:
         top = self.class_level.max()
         if top <= 0:
             return np.zeros_like(self.class_level)
         return self.class_level / top * self.global_level
+
+
+def pseudolabel_means(values: np.ndarray, classes: np.ndarray, num_classes: int) -> np.ndarray:
+    """The mean of `values` over each class's samples; NaN for a class with none."""
+    sums = np.bincount(classes, weights=values, minlength=num_classes)
+    counts = np.bincount(classes, minlength=num_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / counts, np.nan)
 
 
 def normalised_entropy(probs: np.ndarray) -> np.ndarray:
@@ -58,7 +74,9 @@ class LLKDSelector:
 
     def __init__(self, teacher_probs: np.ndarray, pseudolabels: np.ndarray, llkd: dict):
         num_classes = teacher_probs.shape[1]
+        self.teacher_probs = teacher_probs
         self.confidence = teacher_probs[np.arange(len(pseudolabels)), pseudolabels]
+        self.probability_mass = llkd["class_level"] == "probability_mass"
         self.pseudolabels = pseudolabels
         self.teacher = AdaptiveThreshold(num_classes, llkd["momentum"], llkd["init"])
         self.student = AdaptiveThreshold(num_classes, llkd["momentum"], llkd["init"])
@@ -74,8 +92,12 @@ class LLKDSelector:
         conf = self.confidence[rows]
         unc = normalised_entropy(probs)
         y = self.pseudolabels[rows]
-        self.teacher.update(conf, y)
-        self.student.update(unc, y)
+        classes = self.teacher_probs.shape[1]
+        teacher_levels = (self.teacher_probs[rows].mean(axis=0)
+                          if self.probability_mass
+                          else pseudolabel_means(conf, y, classes))
+        self.teacher.update(conf, teacher_levels)
+        self.student.update(unc, pseudolabel_means(unc, y, classes))
         tau_t, tau_s = self.teacher.thresholds(), self.student.thresholds()
         mask = np.ones(len(rows), dtype=bool)
         if self.use_teacher:

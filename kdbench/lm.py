@@ -33,7 +33,7 @@ def prefix_cache(model, prefix_ids: list[int]):
     import torch
 
     return model.base_model(input_ids=torch.tensor([prefix_ids], device=of(model)),
-                            use_cache=True).past_key_values
+                            use_cache=True).cache
 
 
 def fork(cache, batch: int):
@@ -88,7 +88,7 @@ def token_logprobs(model, cache, prefix_length: int, sequences: list[list[int]],
     device = of(model)
     ids, mask = ids.to(device), mask.to(device)
     hidden = model.base_model(input_ids=ids, attention_mask=mask,
-                              past_key_values=fork(cache, len(sequences)),
+                              cache=fork(cache, len(sequences)),
                               use_cache=True).last_hidden_state
     rows = torch.tensor([k for k, wanted in enumerate(targets) for _ in wanted], device=device)
     positions = torch.tensor([p for wanted in targets for p, _ in wanted], device=device)

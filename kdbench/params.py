@@ -128,6 +128,9 @@ TEACHER = {
     "server": SERVER,
 }
 
+# LLKD's class level of the teacher threshold (kdbench.llkd).
+CLASS_LEVELS = ("pseudolabel_mean", "probability_mass")
+
 STAGE_ITEM = {"id": text(), "labels": text()}
 
 SCHEMA: dict[str, Any] = {
@@ -145,6 +148,10 @@ SCHEMA: dict[str, Any] = {
         "tasks": Field(list, doc="tasks LLKD (and its random-subset control) runs on"),
         "momentum": number(0.0, 1.0, doc="EMA momentum of the adaptive thresholds"),
         "init": number(0.0, 1.0, optional=True, doc="initial levels; null = 1 / classes"),
+        "class_level": text(choices=CLASS_LEVELS,
+                            doc="the teacher threshold's class level: pseudolabel_mean (mean "
+                                "confidence of the class's samples) or probability_mass "
+                                "(FreeMatch's: mean teacher probability of the class)"),
         "weight": text(choices=("none", "confidence", "uncertainty", "product"),
                        doc="loss weight of a selected sample (product: confidence x uncertainty)"),
         "use_teacher_threshold": flag("select only where the teacher is confident"),

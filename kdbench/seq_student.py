@@ -199,12 +199,11 @@ to 6 digits."""
             for row, g in zip(rows, generations, strict=True)]
 
 
-class CausalLMStudent(Student):
-    """A pretrained decoder-only LM that writes the output string; rows {id, words, target};
-    predictions {id, output, confidence}, decoded greedily under the task's grammar from the very
-    prompt ids it trained on, so every output reads back over its sentence's words. Trees are
-    decoded without unary nodes, as the student learned them; tags (BIO strings) are required for
-    slot_tagging and ignored for constituency."""
+class GrammarStudent(Student):
+    """A student that writes the output string under the task's grammar (rows {id, words,
+    target}; predictions {id, output, confidence}), so every output reads back over its
+    sentence's words. Trees are decoded without unary nodes, as the student learned them; tags
+    (BIO strings) are required for slot_tagging and ignored for constituency."""
 
     def __init__(self, params: dict, seed: int,
                  grammar: Callable[[list[str], list[str], bool], Grammar],
@@ -217,6 +216,11 @@ class CausalLMStudent(Student):
         # Grammars first: a sentence without words or a bad tag list fails before training.
         self._grammars = [self.grammar(row[WORDS_KEY], self.tags, False)
                           for row in rows]
+
+
+class CausalLMStudent(GrammarStudent):
+    """A pretrained decoder-only LM that writes the output string, decoded greedily under the
+    task's grammar from the very prompt ids it trained on."""
 
     @functools.cached_property
     def directory(self) -> Path:

@@ -99,7 +99,8 @@ def label_rows(task: "SequenceTask", model, tokenizer, shots: list[dict],
         readable = task.readable(raw, row["words"], tags)
         labeled.append({"id": row["id"], "raw": raw, "output": raw if readable else None,
                         "readable": readable, "confidence": round(math.exp(mean_logprob), 6)})
-    info = {"generated": len(rows), "unreadable": sum(not r["readable"] for r in labeled),
+    info = {"device": "server" if server else str(of(model)), "generated": len(rows),
+            "unreadable": sum(not r["readable"] for r in labeled),
             "generation_s": round(time.time() - start, 2)}
     return labeled, info
 

@@ -105,7 +105,7 @@ class ServedScorer:
         self.client = Client(server, model)
         self.mode = server["logprobs"]
         self.top = server["top_logprobs"]
-        self.info = {"labels_outside_top": 0, "label_tokens_unscored": 0}
+        self.info = {"device": "server", "labels_outside_top": 0, "label_tokens_unscored": 0}
 
     def score(self, prefix: str, queries: list[str], continuations: list[str],
               show_progress: bool = False) -> np.ndarray:

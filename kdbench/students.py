@@ -1,8 +1,10 @@
 """The student kinds behind the one contract (kdbench.student.Student: fit, predict, info), by
 the `kind` of a task's student params: classifier (an encoder with a classification head),
 structured (an encoder with a span or tag head), causal_lm (a decoder-only LM writing the output
-under the task's grammar). A task's schema says which kinds it takes."""
+under the task's grammar), seq2seq (an encoder-decoder writing it). A task's schema says which
+kinds it takes."""
 
+from kdbench.seq2seq_student import Seq2SeqStudent
 from kdbench.seq_student import CausalLMStudent
 from kdbench.structured_student import StructuredStudent
 from kdbench.student import Classifier, Student
@@ -14,6 +16,8 @@ KINDS = {
                                                                      meta["tags"]),
     "causal_lm": lambda task, params, meta, seed: CausalLMStudent(params, seed, task.grammar,
                                                                   meta["tags"]),
+    "seq2seq": lambda task, params, meta, seed: Seq2SeqStudent(params, seed, task.grammar,
+                                                               meta["tags"]),
 }
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from kdbench.assets import dequantised, resolve_model
+from kdbench.devices import of
 from kdbench.errors import KDBenchError
 from kdbench.io import prediction_rows
 from kdbench.lm import load_causal_lm, prefix_cache, token_logprobs
@@ -89,7 +90,7 @@ class TransformersScorer:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
-        self.info: dict = {}
+        self.info: dict = {"device": str(of(self.model))}
 
     def _ids(self, text: str, special: bool = False) -> list[int]:
         return self.tokenizer(text, add_special_tokens=special)["input_ids"]
@@ -144,7 +145,7 @@ class VLLMScorer:
                        gpu_memory_utilization=gpu_memory_utilization)
         self.tokenizer = self.llm.get_tokenizer()
         self.sampling = SamplingParams(max_tokens=1, prompt_logprobs=0)
-        self.info: dict = {}
+        self.info: dict = {"device": "vllm"}
 
     def score(self, prefix: str, queries: list[str], continuations: list[str],
               show_progress: bool = False) -> np.ndarray:

@@ -89,13 +89,13 @@ def describe(overrides: dict) -> str:
         or "params.yaml's"
 
 
-def queue_commands(study: dict) -> list[list[str]]:
-    """One `dvc exp run --queue` per config with overrides, named as the config, reproducing
-    the task's evaluation on the study's seeds."""
+def queue_commands(study: dict, done: set[str] = frozenset()) -> list[list[str]]:
+    """One `dvc exp run --queue` per config with overrides and not `done`, named as the config,
+    reproducing the task's evaluation on the study's seeds."""
     task = study["task"]
     commands = []
     for name, overrides in study["configs"].items():
-        if not overrides:
+        if not overrides or name in done:
             continue
         sets = [arg for key, value in overrides.items()
                 for arg in ("-S", f"{task}.teacher.{key}={_value(value)}")]
@@ -192,14 +192,24 @@ def _key_rows(rows: list[dict], study: dict) -> list[dict]:
     return [by_name[n] for n in wanted]
 
 
+def kept_cells(study: dict, committed: dict[str, dict], params: dict) -> dict[str, dict]:
+    """The committed cells of the study's configs that are still this checkout's: same
+    overrides, and the code and params their experiments ran still the checkout's."""
+    return {name: cell for name, cell in committed.items()
+            if name in study["configs"] and cell["overrides"] == study["configs"][name]
+            and not stale_cells({name: cell}, study["task"], params)}
+
+
 def collect(study: dict, params_path: str = "params.yaml",
-            committed: dict[str, dict] | None = None) -> dict[str, dict]:
-    """{config: cell} read from the experiments (the committed pipeline's metrics for {}). A
-    config whose experiment is not in this clone (`dvc exp` keeps them in the local git) keeps
-    its committed cell, as long as that cell is still this checkout's."""
+            committed: dict[str, dict] | None = None) -> tuple[dict[str, dict], list[str]]:
+    """({config: cell}, configs without one): cells read from the experiments (the committed
+    pipeline's metrics for {}). A config whose experiment is not in this clone (`dvc exp` keeps
+    them in the local git) keeps its committed cell while that cell is still this checkout's,
+    and is listed as without a cell otherwise."""
     task, seeds = study["task"], study["seeds"]
     params = yaml.safe_load(Path(params_path).read_text(encoding="utf-8"))
-    cells = {}
+    kept = kept_cells(study, committed or {}, params)
+    cells, missing = {}, []
     for name, overrides in study["configs"].items():
         cell = {"config": name, "overrides": overrides}
         if not overrides:
@@ -210,11 +220,10 @@ def collect(study: dict, params_path: str = "params.yaml",
             try:
                 ref = experiment_ref(name)
             except KDBenchError:
-                kept = (committed or {}).get(name)
-                if (kept is None or kept["overrides"] != overrides
-                        or stale_cells({name: kept}, task, params)):
-                    raise
-                cells[name] = kept
+                if name in kept:
+                    cells[name] = kept[name]
+                else:
+                    missing.append(name)
                 continue
             sha = _git("rev-parse", ref).strip()
             try:
@@ -228,7 +237,7 @@ def collect(study: dict, params_path: str = "params.yaml",
                         ["rows"] for s in seeds}
         cell["seeds"] = {str(s): _key_rows(rows, study) for s, rows in per_seed.items()}
         cells[name] = cell
-    return cells
+    return cells, missing
 
 
 def stale_cells(cells: dict[str, dict], task: str, params: dict) -> list[str]:
@@ -342,12 +351,27 @@ def main() -> None:
     params = read_params(args.params)
     for study in studies:
         check_params(study, params)
+    folders = {study["task"]: Path(f"metrics/teacher_sweep/{study['task']}")
+               for study in studies}
+    committed = {task: {path.stem: read_json(path) for path in folder.glob("*.json")}
+                 for task, folder in folders.items()}
     if args.action == "queue":
         # The worker runs each experiment in its own copy of the project: PYTHONPATH makes its
         # stages import that copy's kdbench, not the editable install's.
         env = {**os.environ, "PYTHONPATH": "."}
+        commands = []
+        for study in studies:
+            # A config whose committed cell is still this checkout's needs no experiment: a
+            # sweep interrupted after some `collect`s resumes where it stopped.
+            done = {name for name in kept_cells(study, committed[study["task"]], params)
+                    if study["configs"][name]}
+            for name in sorted(done):
+                print(f"{study['task']} {name}: its committed cell is this checkout's, not queued")
+            commands += queue_commands(study, done)
+        if not commands:
+            print("nothing to queue: run `make sweep-report`")
+            return
         # One worker: two experiments at once on a small machine slow both.
-        commands = [c for study in studies for c in queue_commands(study)]
         for command in [*commands, ["dvc", "queue", "start", "-j", "1"]]:
             print(" ".join(command), flush=True)
             if subprocess.run([sys.executable, "-m", *command], env=env).returncode != 0:
@@ -356,16 +380,21 @@ def main() -> None:
                                    "`dvc exp remove <name>`")
         print("watch it with `dvc queue status`; when it is done, run `make sweep-report`")
         return
+    missing = []
     for study in studies:
-        folder = Path(f"metrics/teacher_sweep/{study['task']}")
-        committed = {path.stem: read_json(path) for path in folder.glob("*.json")}
-        cells = collect(study, args.params, committed)
+        folder = folders[study["task"]]
+        cells, without = collect(study, args.params, committed[study["task"]])
+        # Only cells of this checkout stay: the report never mixes code versions.
         for old in folder.glob("*.json"):
             if old.stem not in cells:
                 old.unlink()
         for name, cell in cells.items():
             write_json(folder / f"{name}.json", cell)
             print(f"{study['task']} {name}: {cell['source']}")
+        missing += [f"{study['task']} {name}" for name in without]
+    if missing:
+        raise KDBenchError(f"no experiment yet for {', '.join(missing)} (the others are "
+                           "written): `make sweep` queues only those, then collect again")
 
 
 if __name__ == "__main__":

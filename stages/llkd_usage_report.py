@@ -1,6 +1,6 @@
 """LLKD's data usage study's table for one task (studies/dvc.yaml): usage counted both ways and
-the student's test score by pool fraction and momentum, mean ± std over the study's seeds.
-Writes --out.json and --out.md."""
+the student's test score by pool fraction, class-level form and momentum, mean ± std over the
+study's seeds. Writes --out.json and --out.md."""
 
 from kdbench.errors import report_errors
 from kdbench.io import read_json, write_json, write_text
@@ -25,8 +25,9 @@ def main() -> None:
     write_json(f"{args.out}.json", {"rows": rows})
     write_text(f"{args.out}.md",
                "LLKD's data usage on the teacher's pseudolabels: a random share of the pool, "
-               "trained for the pipeline's number of steps (epochs / share), at each threshold "
-               "momentum; the pipeline's other `llkd` settings. `unique selected`: samples ever "
+               "trained for the pipeline's number of steps (epochs / share), at each class-level "
+               "form of the teacher threshold (`llkd.class_level`) and threshold momentum; the "
+               "pipeline's other `llkd` settings. `unique selected`: samples ever "
                "selected over the pool trained on; `per step`: the mean share of a batch "
                "selected; `of the full pool`: unique samples selected over the whole pool (the "
                "paper reports 3.7% to under 25%). Mean ± std over seeds "

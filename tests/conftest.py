@@ -79,6 +79,23 @@ def tiny_student_dir(tmp_path_factory, tokenizer):
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_seq2seq_dir(tmp_path_factory, tokenizer):
+    """A T5 layout encoder-decoder with MiniLM's WordPiece vocabulary (pad 0 starts decoding,
+    as in T5; [SEP] ends outputs)."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(0)
+    config = T5Config(vocab_size=tokenizer.vocab_size, d_model=32, d_kv=16, d_ff=64,
+                      num_layers=2, num_heads=2, pad_token_id=tokenizer.pad_token_id,
+                      decoder_start_token_id=tokenizer.pad_token_id,
+                      eos_token_id=tokenizer.sep_token_id)
+    path = tmp_path_factory.mktemp("tiny_seq2seq")
+    T5ForConditionalGeneration(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
 @pytest.fixture
 def student_params(tiny_student_dir):
     return {"model": str(tiny_student_dir), "max_length": 32, "batch_size": 4,

@@ -1,6 +1,8 @@
 """dvc.yaml declares exactly the code each stage runs and the params each script reads."""
 
 import ast
+import importlib
+import re
 
 import yaml
 
@@ -80,3 +82,29 @@ def test_each_stage_tracks_exactly_the_params_its_script_reads():
         reads = [p.replace("{task}", "${item.task}") for p in _declared_params(script)]
         tracked = [p for p in stage.get("params", []) if isinstance(p, str)]
         assert sorted(tracked) == sorted(reads), name
+
+
+def _study_keys(stage: dict) -> list[str]:
+    return [key for p in stage.get("params", []) if isinstance(p, dict)
+            for key in p.get("studies/params.yaml", [])]
+
+
+def test_each_study_cell_tracks_every_setting_of_its_study_but_its_matrix():
+    # A setting a cell reads but does not track leaves its results stale when it changes.
+    checked = 0
+    for name, stage in stages(PIPELINES[1]).items():
+        if "seed" not in stage["matrix"] or "--study" not in stage["cmd"]:
+            continue
+        script = (ROOT / SCRIPT.search(stage["cmd"]).group(1)).read_text(encoding="utf-8")
+        module = re.search(r"from kdbench\.(\w+) import .*\bread_study\b", script).group(1)
+        schema = importlib.import_module(f"kdbench.{module}").SCHEMA
+        tracked = _study_keys(stage)
+        sections = {key.split(".")[0] for key in tracked}
+        assert len(sections) == 1, name
+        section = sections.pop()
+        if section in tracked:
+            continue
+        keys = {key.split(".")[1] for key in tracked}
+        assert set(schema) - {"tasks", "seeds"} <= keys, name
+        checked += 1
+    assert checked >= 3

@@ -1,10 +1,20 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from kdbench.llkd import AdaptiveThreshold, LLKDSelector, data_usage, normalised_entropy
+from kdbench.errors import KDBenchError
+from kdbench.llkd import (
+    AdaptiveThreshold,
+    LLKDSelector,
+    data_usage,
+    normalised_entropy,
+    pseudolabel_means,
+)
+from kdbench.params import read_params
 
-LLKD = {"momentum": 0.5, "init": None, "weight": "product",
+LLKD = {"momentum": 0.5, "init": None, "class_level": "pseudolabel_mean", "weight": "product",
         "use_teacher_threshold": True, "use_student_threshold": True}
 
 
@@ -12,12 +22,13 @@ def test_threshold_follows_update_rule_on_hand_made_sequence():
     t = AdaptiveThreshold(num_classes=2, momentum=0.5)
     assert t.global_level == 0.5 and t.class_level.tolist() == [0.5, 0.5]
     # step 1: batch mean 0.7; class 0 mean 0.9, class 1 mean 0.5
-    t.update(np.array([0.9, 0.9, 0.5, 0.5]), np.array([0, 0, 1, 1]))
+    values = np.array([0.9, 0.9, 0.5, 0.5])
+    t.update(values, pseudolabel_means(values, np.array([0, 0, 1, 1]), 2))
     assert t.global_level == pytest.approx(0.6)
     assert t.class_level.tolist() == pytest.approx([0.7, 0.5])
     assert t.thresholds().tolist() == pytest.approx([0.6, 0.6 * 0.5 / 0.7])
     # step 2: only class 1 present; class 0 keeps its level
-    t.update(np.array([0.1]), np.array([1]))
+    t.update(np.array([0.1]), pseudolabel_means(np.array([0.1]), np.array([1]), 2))
     assert t.global_level == pytest.approx(0.35)
     assert t.class_level.tolist() == pytest.approx([0.7, 0.3])
     assert t.thresholds().tolist() == pytest.approx([0.35, 0.35 * 0.3 / 0.7])
@@ -25,7 +36,7 @@ def test_threshold_follows_update_rule_on_hand_made_sequence():
 
 def test_explicit_init_and_momentum_one_freezes_thresholds():
     t = AdaptiveThreshold(num_classes=3, momentum=1.0, init=0.8)
-    t.update(np.array([0.1, 0.2]), np.array([0, 2]))
+    t.update(np.array([0.1, 0.2]), np.array([0.1, np.nan, 0.2]))
     assert t.thresholds().tolist() == pytest.approx([0.8, 0.8, 0.8])
 
 
@@ -68,3 +79,66 @@ def test_data_usage_counts_unique_and_per_step():
     usage = data_usage(log, pool_size=10)
     assert usage == {"unique_selected": 2, "unique_selected_fraction": 0.2,
                      "mean_step_fraction": pytest.approx((0.5 + 0.25 + 0.0) / 3, abs=1e-4)}
+
+
+def test_pseudolabel_means_leave_absent_classes_nan():
+    means = pseudolabel_means(np.array([0.2, 0.4, 0.9]), np.array([0, 0, 2]), 3)
+    assert means[[0, 2]].tolist() == pytest.approx([0.3, 0.9])
+    assert np.isnan(means[1])
+
+
+def _skewed_stream(steps: int = 200, batch: int = 16):
+    """Teacher distributions over 3 classes where class 2 is rare but confidently labeled."""
+    rng = np.random.default_rng(0)
+    probs = []
+    for _ in range(steps * batch):
+        label = rng.choice(3, p=[0.6, 0.36, 0.04])
+        row = np.full(3, 0.05)
+        row[label] = 0.9
+        probs.append(row)
+    return np.array(probs)
+
+
+@pytest.mark.parametrize("form", ["pseudolabel_mean", "probability_mass"])
+def test_class_level_forms_on_a_skewed_stream(form):
+    probs = _skewed_stream()
+    pseudo = probs.argmax(axis=1)
+    selector = LLKDSelector(probs, pseudo, {**LLKD, "momentum": 0.9, "class_level": form,
+                                            "use_student_threshold": False})
+    for step, start in enumerate(range(0, len(probs), 16)):
+        selector(step, np.arange(start, start + 16), torch.zeros(16, 3))
+    level = selector.teacher.class_level
+    if form == "pseudolabel_mean":
+        # Every class's samples have confidence 0.9: all levels go to 0.9, the rare one too.
+        assert level.tolist() == pytest.approx([0.9, 0.9, 0.9], abs=1e-3)
+    else:
+        # FreeMatch's mass: about 0.9 * share + 0.05 * (1 - share), so the rare class is low and
+        # its threshold, scaled by the top class's level, lets its samples through more easily.
+        expected = 0.9 * np.array([0.6, 0.36, 0.04]) + 0.05 * (1 - np.array([0.6, 0.36, 0.04]))
+        assert level.tolist() == pytest.approx(expected.tolist(), abs=0.06)
+        thresholds = selector.teacher.thresholds()
+        assert thresholds[2] < 0.2 * thresholds[0]
+    # The student threshold keeps the class-conditional form whatever the teacher's.
+    assert selector.student.class_level.tolist() == pytest.approx([1.0, 1.0, 1.0], abs=1e-3)
+
+
+def test_probability_mass_is_the_ema_of_the_batch_mean_distribution():
+    probs = np.array([[0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8], [0.5, 0.4, 0.1]])
+    selector = LLKDSelector(probs, probs.argmax(axis=1),
+                            {**LLKD, "momentum": 0.5, "class_level": "probability_mass"})
+    selector(0, np.array([0, 1]), torch.zeros(2, 3))
+    selector(1, np.array([2, 3]), torch.zeros(2, 3))
+    first = 0.5 / 3 + 0.5 * probs[[0, 1]].mean(axis=0)
+    second = 0.5 * first + 0.5 * probs[[2, 3]].mean(axis=0)
+    assert selector.teacher.class_level.tolist() == pytest.approx(second.tolist())
+    # The global level is the batch-mean confidence, the same in both forms.
+    assert selector.teacher.global_level == pytest.approx(
+        0.5 * (0.5 / 3 + 0.5 * 0.65) + 0.5 * 0.65)
+
+
+def test_params_refuse_an_unknown_class_level(tmp_path):
+    text = Path("params.yaml").read_text().replace("class_level: pseudolabel_mean",
+                                                   "class_level: mass")
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(KDBenchError, match="llkd.class_level"):
+        read_params(tmp_path / "params.yaml")

@@ -13,9 +13,9 @@ from kdbench.tasks import Prepared, get_task
 
 LABELS = ["business", "sport", "tech"]
 LLKD = {"momentum": 0.9, "init": None, "weight": "product", "use_teacher_threshold": True,
-        "use_student_threshold": True}
+        "use_student_threshold": True, "class_level": "pseudolabel_mean"}
 STUDY = {"tasks": ["classification"], "seeds": [0], "momentum": [0.9, 0.999],
-         "pool_fractions": [0.5, 1.0]}
+         "class_level": ["pseudolabel_mean"], "pool_fractions": [0.5, 1.0]}
 
 
 def pseudolabeled(n: int) -> list[dict]:
@@ -67,6 +67,20 @@ def test_measure_trains_every_setting_for_the_same_steps(student_params):
     assert "0.5 (8)" in markdown and "of the full pool" in markdown
 
 
+def test_measure_runs_each_class_level_form(student_params):
+    task = get_task("classification")
+    test = [{"id": f"t{i}", "text": f"{LABELS[i % 3]} story {i}", "label": LABELS[i % 3]}
+            for i in range(3)]
+    prepared = Prepared([], [], test, {"labels": LABELS})
+    student = {**student_params, "kind": "classifier", "epochs": 1}
+    study = {**STUDY, "momentum": [0.9], "pool_fractions": [1.0],
+             "class_level": ["pseudolabel_mean", "probability_mass"]}
+    rows = measure(task, student, LLKD, study, prepared, pseudolabeled(12), seed=0)
+    assert [r["class_level"] for r in rows] == ["pseudolabel_mean", "probability_mass"]
+    assert len({r["name"] for r in rows}) == 2
+    assert "probability_mass" in table([rows], task.metrics)[1]
+
+
 def test_a_sequence_task_is_refused():
     with pytest.raises(KDBenchError, match="not a label-scoring task"):
         measure(get_task("constituency"), {}, LLKD, STUDY, Prepared([], [], [], {}), [], seed=0)
@@ -75,6 +89,8 @@ def test_a_sequence_task_is_refused():
 @pytest.mark.parametrize("change, message", [
     ({"momentum": [1.5]}, "llkd_usage.momentum"),
     ({"pool_fractions": [0.0]}, "llkd_usage.pool_fractions"),
+    ({"class_level": ["mass"]}, "llkd_usage.class_level"),
+    ({"class_level": []}, "llkd_usage.class_level"),
     ({"steps": 10}, "unknown key llkd_usage.steps"),
 ])
 def test_bad_study_params_are_one_line_naming_the_key(tmp_path, change, message):

@@ -197,10 +197,10 @@ class RecordingLM:
         self.model, self.config = model, model.config
         self.prompts: list[list[int]] = []
 
-    def base_model(self, input_ids, past_key_values=None, **kwargs):
-        if past_key_values is None:
+    def base_model(self, input_ids, cache=None, **kwargs):
+        if cache is None:
             self.prompts.append(input_ids[0].tolist())
-        return self.model.base_model(input_ids=input_ids, past_key_values=past_key_values,
+        return self.model.base_model(input_ids=input_ids, cache=cache,
                                      **kwargs)
 
     def get_output_embeddings(self):

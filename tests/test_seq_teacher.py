@@ -37,6 +37,7 @@ def test_constrained_outputs_are_all_readable(tiny_causal_lm, tokenizer, task_na
     out, info = label_rows(task, tiny_causal_lm, tokenizer, shots, rows, tags, constrained=True,
                            unary=True, batch_size=3)
     assert [r["id"] for r in out] == ["0", "1", "2", "3"]
+    assert info["device"] == "cpu"
     assert all(r["readable"] and r["output"] == r["raw"] and 0 < r["confidence"] <= 1
                for r in out)
     assert info["unreadable"] == 0 and info["generated"] == 4

@@ -79,7 +79,7 @@ def test_top_mode_scores_each_label_by_its_first_token_and_bounds_the_missing(en
     scores = scorer.score("P\n", ["a match", "profits"], [" sport", " business", " tech"])
     # ' business' is matched whole, not by its prefix ' bus'; ' tech' gets the smallest value.
     np.testing.assert_allclose(scores, [[-0.1, -2.5, -5.0], [-3.0, -0.2, -5.0]])
-    assert scorer.info == {"labels_outside_top": 2, "label_tokens_unscored": 0}
+    assert scorer.info == {"device": "server", "labels_outside_top": 2, "label_tokens_unscored": 0}
     assert [r["prompt"] for r in server.requests] == ["P\na match", "P\nprofits"]
     assert all(r["model"] == "gemma" and r["max_tokens"] == 1 and r["logprobs"] == 5
                and r["temperature"] == 0 for r in server.requests)

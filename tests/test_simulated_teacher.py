@@ -69,7 +69,7 @@ def test_mckd_and_llkd_diagnostics_on_simulated_labels(student_params):
             for i in range(6)]
     prepared = Prepared([], unlabeled, test, {"labels": LABELS})
     llkd = {"momentum": 0.9, "init": None, "weight": "product", "use_teacher_threshold": True,
-            "use_student_threshold": True}
+            "use_student_threshold": True, "class_level": "pseudolabel_mean"}
     rows = simulated_teacher.diagnose(task, {**student_params, "kind": "classifier"}, llkd, 2,
                                       STUDY, prepared, seed=0)
     assert [r["noise"] for r in rows] == [0.0, 0.4]

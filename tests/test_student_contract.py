@@ -28,24 +28,31 @@ KINDS = [
      [{"id": "x", "words": ["a", "dog", "ran"]}, {"id": "y", "words": ["yes"]}]),
     ("slot_tagging", "causal_lm", {"tags": TAGS}, TAGGED,
      [{"id": "x", "words": ["to", "boston"]}]),
+    ("constituency", "seq2seq", {"tags": []}, TREES,
+     [{"id": "x", "words": ["a", "dog", "ran"]}, {"id": "y", "words": ["yes"]}]),
+    ("slot_tagging", "seq2seq", {"tags": TAGS}, TAGGED,
+     [{"id": "x", "words": ["to", "boston"]}]),
 ]
 SHARED_INFO = {"model", "train_examples", "epochs", "steps", "examples_seen", "train_wall_s",
                "predict_wall_s", "final_loss"}
 
 
-def params_for(kind: str, student_params: dict, tiny_teacher_dir) -> dict:
+def params_for(kind: str, student_params: dict, tiny_teacher_dir, tiny_seq2seq_dir) -> dict:
     params = {**student_params, "kind": kind, "sft_epochs": 1}
     if kind == "causal_lm":
         params.update(model=str(tiny_teacher_dir), max_length=64)
+    if kind == "seq2seq":
+        params.update(model=str(tiny_seq2seq_dir), max_length=64)
     return params
 
 
 @pytest.mark.parametrize(("task_name", "kind", "meta", "train_rows", "rows"), KINDS,
                          ids=[f"{k[0]}-{k[1]}" for k in KINDS])
 def test_every_student_kind_keeps_the_contract(task_name, kind, meta, train_rows, rows,
-                                               student_params, tiny_teacher_dir):
+                                               student_params, tiny_teacher_dir,
+                                               tiny_seq2seq_dir):
     task = get_task(task_name)
-    params = params_for(kind, student_params, tiny_teacher_dir)
+    params = params_for(kind, student_params, tiny_teacher_dir, tiny_seq2seq_dir)
     student = make_student(task, params, meta, seed=1)
     with pytest.raises(KDBenchError, match="before fit"):
         student.predict(rows)

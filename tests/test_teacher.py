@@ -53,6 +53,8 @@ def test_cached_scoring_equals_manual_log_softmax(request, model_fixture, tokeni
     got = scorer.score(prefix, queries, SPEC.continuations())
     want = manual_scores(model, tokenizer, prefix, queries, SPEC.continuations())
     np.testing.assert_allclose(got, want, atol=1e-4)
+    # The stage's info says where the teacher ran.
+    assert scorer.info["device"] == "cpu"
 
 
 def test_prompt_format_and_continuations():

@@ -15,6 +15,7 @@ from kdbench.teacher_sweep import (
     check_lock,
     check_params,
     collect,
+    kept_cells,
     md5,
     pays,
     queue_commands,
@@ -129,7 +130,8 @@ def test_collect_reads_an_experiment_back_from_its_ref(tmp_path, monkeypatch):
     git(tmp_path, "reset", "-q", "--hard", baseline)
 
     study = {"task": "classification", "seeds": [0], **STUDY["grids"]["classification"]}
-    cells = collect(study)
+    cells, missing = collect(study)
+    assert missing == []
     assert cells["weak"]["experiment"] == sha and cells["weak"]["baseline"] == baseline
     assert [r["accuracy"] for r in cells["weak"]["seeds"]["0"]] == [0.4, 0.9, 0.5]
     assert [r["accuracy"] for r in cells["default"]["seeds"]["0"]] == [0.7, 0.9, 0.8]
@@ -138,17 +140,19 @@ def test_collect_reads_an_experiment_back_from_its_ref(tmp_path, monkeypatch):
     assert stale_cells(cells, "classification", params) == ["weak: stage.py"]
     with pytest.raises(KDBenchError, match="experiment weak .*stage.py"):
         collect(study)
-    with pytest.raises(KDBenchError, match="no experiment named 'other'"):
-        collect({**study, "configs": {"other": {"shots": 5}}})
+    assert collect({**study, "configs": {"other": {"shots": 5}}}) == ({}, ["other"])
     # A clone without the experiment keeps the committed cell while it is this checkout's.
     git(tmp_path, "update-ref", "-d", f"refs/exps/aa/{baseline}/weak")
-    with pytest.raises(KDBenchError, match="no experiment named 'weak'"):
-        collect(study, committed={"weak": cells["weak"]})
+    assert collect(study, committed={"weak": cells["weak"]})[1] == ["weak"]
     Path("stage.py").write_text("print(1)\n")
-    assert collect(study, committed={"weak": cells["weak"]})["weak"] == cells["weak"]
-    with pytest.raises(KDBenchError, match="no experiment named 'weak'"):
-        collect({**study, "configs": {"weak": {"shots": 2}, "default": {}}},
-                committed={"weak": cells["weak"]})
+    kept, missing = collect(study, committed={"weak": cells["weak"]})
+    assert kept["weak"] == cells["weak"] and missing == []
+    assert collect({**study, "configs": {"weak": {"shots": 2}, "default": {}}},
+                   committed={"weak": cells["weak"]})[1] == ["weak"]
+    # So a resumed sweep queues only the configs without a cell of this checkout.
+    assert queue_commands(study, set(kept_cells(study, kept, params))) == []
+    Path("stage.py").write_text("print(2)\n")
+    assert [c[5] for c in queue_commands(study, set(kept_cells(study, kept, params)))] == ["weak"]
 
 
 def test_margins_and_where_each_method_pays():
@@ -191,6 +195,8 @@ def test_queue_starts_one_worker_after_its_experiments_and_stops_on_a_failure(mo
 
     monkeypatch.setattr(teacher_sweep.subprocess, "run", run)
     monkeypatch.setattr("sys.argv", ["teacher_sweep", "queue"])
+    # Every config without a committed cell of this checkout (as after a code change).
+    monkeypatch.setattr(teacher_sweep, "kept_cells", lambda study, committed, params: {})
     teacher_sweep.main()
     sweep = yaml.safe_load((ROOT / "studies/params.yaml").read_text())["teacher_sweep"]
     queued = [c[0][5] for c in calls[:-1]]
@@ -203,3 +209,9 @@ def test_queue_starts_one_worker_after_its_experiments_and_stops_on_a_failure(mo
         teacher_sweep.main()
     assert stop.value.code == 2 and len(calls) == 1
     assert "failed" in capsys.readouterr().err
+    # With every config's cell this checkout's there is nothing to run: no worker either.
+    calls.clear()
+    monkeypatch.setattr(teacher_sweep, "kept_cells",
+                        lambda study, committed, params: dict(study["configs"]))
+    teacher_sweep.main()
+    assert calls == [] and "nothing to queue" in capsys.readouterr().out

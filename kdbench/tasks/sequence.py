@@ -29,10 +29,12 @@ SEQUENCE_TEACHER = {
     "batch_size": integer(1, doc="sentences decoded together (constrained only)"),
 }
 # structured: an encoder with a span scorer (parsing) or a tagger; causal_lm: a decoder-only LM
-# (smollm2-135m-instruct or a dir) writes the output.
+# (smollm2-135m-instruct or a dir) writes the output; seq2seq: an encoder-decoder (a T5 or BART
+# dir, or all-minilm-l6-v2-seq2seq) writes it.
 SEQUENCE_STUDENT = {**STUDENT, "kind": text(
-    choices=("structured", "causal_lm"),
-    doc="structured: encoder + span or tag head; causal_lm: a decoder-only LM writes the output")}
+    choices=("structured", "causal_lm", "seq2seq"),
+    doc="structured: encoder + span or tag head; causal_lm: a decoder-only LM writes the output; "
+        "seq2seq: an encoder-decoder writes it")}
 
 
 class SequenceTask(Task):
