@@ -45,12 +45,16 @@ def test_subsample_is_seeded_and_keeps_the_pool_order():
     assert subsample(pool, 1.0, seed=0) == pool
 
 
-def test_measure_trains_every_setting_for_the_same_steps(student_params):
-    task = get_task("classification")
+def tiny_classification(student_params: dict, n_test: int) -> tuple:
+    """The classification task, a prepared split of `n_test` test rows, a one-epoch student."""
     test = [{"id": f"t{i}", "text": f"{LABELS[i % 3]} story {i}", "label": LABELS[i % 3]}
-            for i in range(6)]
-    prepared = Prepared([], [], test, {"labels": LABELS})
-    student = {**student_params, "kind": "classifier", "epochs": 1}
+            for i in range(n_test)]
+    return (get_task("classification"), Prepared([], [], test, {"labels": LABELS}),
+            {**student_params, "kind": "classifier", "epochs": 1})
+
+
+def test_measure_trains_every_setting_for_the_same_steps(student_params):
+    task, prepared, student = tiny_classification(student_params, 6)
     rows = measure(task, student, LLKD, STUDY, prepared, pseudolabeled(16), seed=0)
     assert [(r["pool_fraction"], r["momentum"]) for r in rows] == [
         (0.5, 0.9), (0.5, 0.999), (1.0, 0.9), (1.0, 0.999)]
@@ -68,11 +72,7 @@ def test_measure_trains_every_setting_for_the_same_steps(student_params):
 
 
 def test_measure_runs_each_class_level_form(student_params):
-    task = get_task("classification")
-    test = [{"id": f"t{i}", "text": f"{LABELS[i % 3]} story {i}", "label": LABELS[i % 3]}
-            for i in range(3)]
-    prepared = Prepared([], [], test, {"labels": LABELS})
-    student = {**student_params, "kind": "classifier", "epochs": 1}
+    task, prepared, student = tiny_classification(student_params, 3)
     study = {**STUDY, "momentum": [0.9], "pool_fractions": [1.0],
              "class_level": ["pseudolabel_mean", "probability_mass"]}
     rows = measure(task, student, LLKD, study, prepared, pseudolabeled(12), seed=0)
