@@ -290,6 +290,8 @@ def generate(model, tokenizer, prefix: str, prompts: Sequence[str], grammars: Se
     """
     import torch
 
+    if len(prompts) != len(grammars):
+        raise KDBenchError(f"{len(prompts)} prompts for {len(grammars)} grammars")
     prefix_ids = tokenizer(prefix, add_special_tokens=True)["input_ids"]
     feeds = [tokenizer(prompt, add_special_tokens=False)["input_ids"] for prompt in prompts]
     for i, ids in enumerate(feeds):

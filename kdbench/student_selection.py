@@ -12,12 +12,12 @@ prediction seconds are the setting's cost, measured in the same run as the other
 from pathlib import Path
 
 from kdbench.errors import KDBenchError
-from kdbench.folds import folds
 from kdbench.params import Field, _validate, integer
 from kdbench.report import aggregate, markdown_table, mean_std
 from kdbench.students import make_student
 from kdbench.studies import read_section
 from kdbench.tasks import Prepared, Task, get_task
+from kdbench.teacher_selection import folds
 
 SCHEMA = {
     "tasks": Field(list, doc="tasks the study runs on; each has its settings under configs"),
@@ -56,8 +56,10 @@ def measure(task: Task, student: dict, configs: dict, k: int, prepared: Prepared
             pool: list[dict], seed: int) -> list[dict]:
     """One row per setting: both students' metrics on the labeled pool and their seconds."""
     labeled = prepared.labeled
-    parts = folds(labeled, k, seed, key=task.target if task.teacher_kind == "scoring" else None,
-                  param="student_selection.folds")
+    if len(labeled) < k:
+        raise KDBenchError(f"student_selection.folds = {k} but the labeled pool has "
+                           f"{len(labeled)} examples")
+    parts = folds(labeled, k, seed, key=task.target if task.teacher_kind == "scoring" else None)
     rows = []
     for name, overrides in configs.items():
         params = {**student, **overrides}

@@ -20,7 +20,6 @@ import yaml
 from kdbench import retrieval, seq_teacher, teacher
 from kdbench.demonstrations import per_class, sampled
 from kdbench.errors import KDBenchError
-from kdbench.folds import folds
 from kdbench.lm import load_causal_lm
 from kdbench.params import TASK_NAMES, Field, integer, text
 from kdbench.report import aggregate, markdown_table, mean_std
@@ -81,6 +80,18 @@ def check_grid(grid: dict, prefix: str) -> None:
                            f"expected values from {', '.join(DEMONSTRATIONS)}")
 
 
+def folds(rows: list[dict], k: int, seed: int, key: str | None = None) -> list[list[dict]]:
+    """k disjoint folds covering `rows` (seeded); with `key`, each value spread evenly."""
+    if len(rows) < k:
+        raise KDBenchError(f"teacher_selection.folds = {k} but the labeled pool has "
+                           f"{len(rows)} examples")
+    rng = np.random.default_rng(seed)
+    order = [rows[i] for i in rng.permutation(len(rows))]
+    if key is not None:
+        order.sort(key=lambda r: r[key])  # stable: shuffled within each value
+    return [order[i::k] for i in range(k)]
+
+
 def _text(row: dict) -> str:
     return row["text"] if "text" in row else " ".join(row["words"])
 
@@ -138,8 +149,7 @@ def evaluate(task: Task, teacher_params: dict, study: dict, grid: dict, prepared
     labeled by a teacher that did not see it) and seconds per example."""
     labeled, meta = prepared.labeled, prepared.meta
     scoring = task.teacher_kind == "scoring"
-    parts = folds(labeled, study["folds"], seed, key="label" if scoring else None,
-                  param="teacher_selection.folds")
+    parts = folds(labeled, study["folds"], seed, key="label" if scoring else None)
     vectors = None
     if "nearest" in grid["demonstrations"]:
         vectors = dict(zip([r["id"] for r in labeled],

@@ -9,9 +9,9 @@ import yaml
 
 from kdbench import teacher_selection
 from kdbench.errors import KDBenchError
-from kdbench.folds import folds
 from kdbench.tasks import Prepared, get_task
 from kdbench.teacher_selection import (
+    folds,
     nearest_demonstrations,
     read_study,
     summary,
