@@ -48,10 +48,11 @@ def main() -> None:
                 "pool_fraction": round(info["train_examples"] / pool_size, 4)}
 
     teacher = read_json(f"{folder}/teacher/info.json")
+    taught = task.read_rows(f"{folder}/teacher/test.jsonl", meta)
     demos = len(teacher["demonstrations"])
     rows = [{"name": "teacher",
              "method": f"teacher ({teacher['model']}, {demos} demonstrations)",
-             **scores(f"{folder}/teacher/test.jsonl"), "gold_labels": demos,
+             **task.score_predictions(taught, test, meta), "gold_labels": demos,
              "train_examples": 0, "wall_s": teacher["wall_s"],
              "peak_memory_gib": teacher["peak_memory_gib"],
              **{f"pool_label_{m}": teacher["pool_quality"][m] for m in task.metrics},
@@ -103,7 +104,6 @@ def main() -> None:
                {"setup": setup, "rows": rows, "curve": curve})
     write_json(f"{args.out}/seed{args.seed}.json", flat_metrics(rows + curve))
     gold = {r["id"]: r for r in test}
-    taught = task.read_rows(f"{folder}/teacher/test.jsonl", meta)
     figures = {"teacher_test": [{"confidence": task.confidence(r),
                                  "correct": task.correct(r[task.output], gold[r["id"]])}
                                 for r in taught]}
