@@ -73,13 +73,13 @@ class LLKDSelector:
     """A BatchWeighter: selects and weights a batch, logging every step."""
 
     def __init__(self, teacher_probs: np.ndarray, pseudolabels: np.ndarray, llkd: dict):
-        num_classes = teacher_probs.shape[1]
+        self.num_classes = teacher_probs.shape[1]
         self.teacher_probs = teacher_probs
         self.confidence = teacher_probs[np.arange(len(pseudolabels)), pseudolabels]
         self.probability_mass = llkd["class_level"] == "probability_mass"
         self.pseudolabels = pseudolabels
-        self.teacher = AdaptiveThreshold(num_classes, llkd["momentum"], llkd["init"])
-        self.student = AdaptiveThreshold(num_classes, llkd["momentum"], llkd["init"])
+        self.teacher = AdaptiveThreshold(self.num_classes, llkd["momentum"], llkd["init"])
+        self.student = AdaptiveThreshold(self.num_classes, llkd["momentum"], llkd["init"])
         self.use_teacher = llkd["use_teacher_threshold"]
         self.use_student = llkd["use_student_threshold"]
         self.weight = WEIGHTS[llkd["weight"]]
@@ -92,7 +92,7 @@ class LLKDSelector:
         conf = self.confidence[rows]
         unc = normalised_entropy(probs)
         y = self.pseudolabels[rows]
-        classes = self.teacher_probs.shape[1]
+        classes = self.num_classes
         teacher_levels = (self.teacher_probs[rows].mean(axis=0)
                           if self.probability_mass
                           else pseudolabel_means(conf, y, classes))

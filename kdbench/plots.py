@@ -45,11 +45,13 @@ def plot_reliability(rows: list[dict], path: str, title: str) -> None:
 
 
 def plot_llkd_selection(log: list[dict], path: str, note: str) -> None:
+    """Global thresholds and the share of each batch selected; keys step, teacher_threshold,
+    student_threshold, selected_fraction."""
     steps = [e["step"] for e in log]
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(steps, [e["teacher_threshold"] for e in log], label="teacher-confidence threshold")
     ax.plot(steps, [e["student_threshold"] for e in log], label="student-uncertainty threshold")
-    ax.plot(steps, [len(e["selected"]) / e["batch"] for e in log], ".", alpha=0.6,
+    ax.plot(steps, [e["selected_fraction"] for e in log], ".", alpha=0.6,
             label="fraction of batch selected")
     ax.set(xlabel="training step", ylim=(0, 1),
            title=f"LLKD: global thresholds and selection ({note})")

@@ -191,9 +191,6 @@ class Seq2SeqStudent(GrammarStudent):
         self.model, self.tokenizer, self.start = load_seq2seq(self.directory, self.seed)
 
     def _training(self, rows, weighter):
-        if weighter is not None:
-            raise KDBenchError("seq2seq students take no sample weighter (LLKD applies to "
-                               "classification)")
         encoded = encode_pairs(self.tokenizer, rows, self.params["max_length"])
         return ([len(source) + len(target) for source, target in encoded],
                 seq2seq_losses(self.model, self.tokenizer, self.start, encoded))

@@ -235,9 +235,6 @@ class CausalLMStudent(GrammarStudent):
         self.model, self.tokenizer = load_seq_student(self.directory, self.seed)
 
     def _training(self, rows, weighter):
-        if weighter is not None:
-            raise KDBenchError("causal LM students take no sample weighter (LLKD applies to "
-                               "classification)")
         encoded = encode_examples(self.tokenizer, rows, self.params["max_length"])
         return ([len(ids) for ids, _ in encoded],
                 sequence_losses(self.model, self.tokenizer, encoded))

@@ -469,9 +469,6 @@ class StructuredStudent(Student):
         return encoded
 
     def _training(self, rows, weighter):
-        if weighter is not None:
-            raise KDBenchError("structured students take no sample weighter (LLKD applies to "
-                               "classification)")
         encoded = self._encode(rows)
         make_losses = _span_losses if self.task == "constituency" else _tag_losses
         return ([len(x) for x in encoded.ids],

@@ -175,6 +175,9 @@ class Student:
     (sets `model`), `_training` (lengths and per-example losses of the rows) and `_predict`;
     checking rows, the memory check and the info record live here once."""
 
+    # Whether fit() accepts a BatchWeighter (LLKD selects on class distributions).
+    takes_weighter = False
+
     def __init__(self, params: dict, seed: int):
         self.params = params
         self.seed = seed
@@ -201,6 +204,9 @@ class Student:
             weighter: BatchWeighter | None = None) -> "Student":
         """Train a fresh pretrained student on rows; a weighter selects and weights examples
         per batch (LLKD)."""
+        if weighter is not None and not self.takes_weighter:
+            raise KDBenchError(f"{type(self).__name__} takes no sample weighter (LLKD applies "
+                               "to classification)")
         self._check(rows, "train")
         p = self.params
         device = resolve(p["device"])
@@ -234,6 +240,8 @@ class Student:
 class Classifier(Student):
     """A pretrained encoder with a fresh classification head over `labels`; rows {id, text,
     label}; predictions {id, label, probs}."""
+
+    takes_weighter = True
 
     def __init__(self, params: dict, seed: int, labels: list[str]):
         super().__init__(params, seed)

@@ -1,10 +1,12 @@
 """Score every method of one task and seed on its gold test split: <out>/seed<N>.json (flat, for
-`dvc metrics`) and seed<N>.rows.json (the table's rows, read by the aggregate stage)."""
+`dvc metrics`), seed<N>.rows.json (the table's rows, read by the aggregate stage) and
+seed<N>.figures.json (the series the plots stage draws: the teacher's confidence and correctness
+on each test example and, where LLKD runs, its thresholds step by step)."""
 
 from pathlib import Path
 
 from kdbench.errors import report_errors
-from kdbench.io import read_json, write_json
+from kdbench.io import read_json, read_jsonl, write_json
 from kdbench.mckd import chain
 from kdbench.params import load_params, stage_parser
 from kdbench.report import flat_metrics
@@ -46,10 +48,11 @@ def main() -> None:
                 "pool_fraction": round(info["train_examples"] / pool_size, 4)}
 
     teacher = read_json(f"{folder}/teacher/info.json")
+    taught = task.read_rows(f"{folder}/teacher/test.jsonl", meta)
     demos = len(teacher["demonstrations"])
     rows = [{"name": "teacher",
              "method": f"teacher ({teacher['model']}, {demos} demonstrations)",
-             **scores(f"{folder}/teacher/test.jsonl"), "gold_labels": demos,
+             **task.score_predictions(taught, test, meta), "gold_labels": demos,
              "train_examples": 0, "wall_s": teacher["wall_s"],
              "peak_memory_gib": teacher["peak_memory_gib"],
              **{f"pool_label_{m}": teacher["pool_quality"][m] for m in task.metrics},
@@ -100,6 +103,17 @@ def main() -> None:
     write_json(f"{args.out}/seed{args.seed}.rows.json",
                {"setup": setup, "rows": rows, "curve": curve})
     write_json(f"{args.out}/seed{args.seed}.json", flat_metrics(rows + curve))
+    gold = {r["id"]: r for r in test}
+    figures = {"teacher_test": [{"confidence": task.confidence(r),
+                                 "correct": task.correct(r[task.output], gold[r["id"]])}
+                                for r in taught]}
+    if args.task in params["llkd"]["tasks"]:
+        figures["llkd_selection"] = [
+            {"step": e["step"], "teacher_threshold": e["teacher_threshold"],
+             "student_threshold": e["student_threshold"],
+             "selected_fraction": round(len(e["selected"]) / e["batch"], 4)}
+            for e in read_jsonl(f"{folder}/students/llkd/selection_log.jsonl")]
+    write_json(f"{args.out}/seed{args.seed}.figures.json", figures)
     print(f"evaluate: {args.task} seed {args.seed}: " + ", ".join(
         f"{r['name']} {r[primary]:.3f}" for r in rows))
 

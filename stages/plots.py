@@ -1,14 +1,15 @@
-"""Draw a task's figures into <out>/: teacher reliability (test predictions of every seed
-pooled), the primary metric against the data each method used, MCKD label quality per stage
-(means over seeds) and, where LLKD runs, its thresholds over training (first seed). PNGs for
-reading offline, JSON series for `dvc plots`; the teacher's calibration error is a metric."""
+"""Draw a task's figures into <out>/ from the evaluate and aggregate stages' metrics: teacher
+reliability (test predictions of every seed pooled), the primary metric against the data each
+method used, MCKD label quality per stage (means over seeds) and, where LLKD runs, its thresholds
+over training (first seed). PNGs for reading offline, JSON series for `dvc plots`; the teacher's
+calibration error is a metric."""
 
 from pathlib import Path
 
 import numpy as np
 
 from kdbench.errors import report_errors
-from kdbench.io import read_json, read_jsonl, write_json
+from kdbench.io import read_json, write_json
 from kdbench.params import load_params, stage_parser
 from kdbench.plots import (
     expected_calibration_error,
@@ -39,7 +40,8 @@ def mckd_curve(metrics: dict, pair_stages: list[dict], metric: str) -> list[dict
 @report_errors
 def main() -> None:
     parser = stage_parser(__doc__, seed=False)
-    parser.add_argument("--data", required=True, help="the task's folder of seed folders")
+    parser.add_argument("--seeds-dir", required=True,
+                        help="evaluate's folder of per-seed metrics (seed<N>.figures.json)")
     parser.add_argument("--metrics", required=True, help="the task's aggregate metrics")
     parser.add_argument("--out", required=True, help="folder of the figures")
     parser.add_argument("--summary", required=True, help="JSON metrics of the figures")
@@ -51,12 +53,11 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     metrics = read_json(args.metrics)
 
-    confidence, correct = [], []
-    for seed in params["seeds"]:
-        gold = {r["id"]: r for r in read_jsonl(f"{args.data}/seed{seed}/prepared/test.jsonl")}
-        for r in read_jsonl(f"{args.data}/seed{seed}/teacher/test.jsonl"):
-            confidence.append(task.confidence(r))
-            correct.append(task.correct(r[task.output], gold[r["id"]]))
+    figures = {seed: read_json(f"{args.seeds_dir}/seed{seed}.figures.json")
+               for seed in params["seeds"]}
+    pooled = [pair for seed in params["seeds"] for pair in figures[seed]["teacher_test"]]
+    confidence = [pair["confidence"] for pair in pooled]
+    correct = [pair["correct"] for pair in pooled]
     bins = reliability_bins(np.array(confidence), np.array(correct))
     ece = expected_calibration_error(bins)
     write_json(out / "teacher_reliability.json", bins)
@@ -78,12 +79,9 @@ def main() -> None:
 
     if args.task in params["llkd"]["tasks"]:
         first = params["seeds"][0]
-        log = read_jsonl(f"{args.data}/seed{first}/students/llkd/selection_log.jsonl")
-        write_json(out / "llkd_selection.json", [
-            {"step": e["step"], "teacher_threshold": e["teacher_threshold"],
-             "student_threshold": e["student_threshold"],
-             "selected_fraction": round(len(e["selected"]) / e["batch"], 4)} for e in log])
-        plot_llkd_selection(log, str(out / "llkd_selection.png"), f"seed {first}")
+        series = figures[first]["llkd_selection"]
+        write_json(out / "llkd_selection.json", series)
+        plot_llkd_selection(series, str(out / "llkd_selection.png"), f"seed {first}")
     write_json(args.summary, {"teacher_test_ece": ece})
     print(f"plots: wrote {len(list(out.glob('*.png')))} figures to {out}; teacher ECE {ece}")
 

@@ -202,9 +202,10 @@ def test_killed_stage_leaves_no_temp_file_and_is_rerun_alone(project):
     proc.wait()
     assert not list((path / "data").rglob("*.tmp"))
     changed = json.loads(dvc("status", "--json", cwd=path).stdout)
-    # plots reads every seed's folder, so it waits too; the other seed is untouched.
+    # Only the killed stage and its seed's evaluation wait: plots reads evaluate's metrics, not
+    # the data folders, and the other seed is untouched.
     assert set(changed) == {"train_student@classification-0-supervised",
-                            "evaluate@classification-0", "plots@classification"}
+                            "evaluate@classification-0"}
     rerun = dvc("repro", cwd=path).stdout
     # DVC's run cache restores the killed stage's outputs from its earlier identical run;
     # every other stage is untouched, and the project is whole again.
@@ -258,7 +259,7 @@ def test_one_more_mckd_stage_runs_exactly_the_new_stages(project):
                for name, suffix in (("train_student_k", "stage2-0"),
                                     ("train_student_k", "stage2-1"),
                                     ("relabel", "stage2"), ("train_final", "final2"))}
-        # Downstream of them: the evaluations, the aggregates, the plots (which read data/) and
+        # Downstream of them: the evaluations, the aggregates, the plots (mckd.pair_stages) and
         # the label-budget report, which shows every MCKD final.
         assert ran == new | {f"evaluate@{task}-{seed}" for task in tasks for seed in (0, 1)} | {
             f"{stage}@{task}" for stage in ("aggregate", "plots") for task in tasks} | {
